@@ -1,0 +1,93 @@
+/*
+ * The machine layout of every target: devices, PCI addresses, BAR
+ * addresses, DMA window. Every host builds its bus from these tables and
+ * the guest agent programs the BARs to these addresses, so a program sees
+ * the same addresses everywhere. Addresses mirror what SeaBIOS assigns
+ * under QEMU 7.2 (q35) for the same device, so programs replay on QEMU.
+ *
+ * To add a target: a static layout below and its entry in hv_layouts[].
+ * Freestanding C: no libc.
+ */
+#include "harness/program/hv_program.h"
+
+/* Must equal HV_DMA_WINDOW_BASE / HV_DMA_WINDOW_SIZE (targets/common/
+ * hv_device.h; not included here to keep this file freestanding; a test
+ * checks they agree). */
+#define DMA_BASE 0x10000000ull
+#define DMA_SIZE 0x40000ull
+
+/* ---- virtio-blk: one virtio-blk-pci at 00:01.0 (QEMU's BAR layout) ---- */
+
+static const struct hv_layout_device virtio_blk_devs[] = {
+    {.model = "virtio-blk", .name = "vblk", .bdf = 0x08},
+};
+static const struct hv_layout_region virtio_blk_mmio[] = {
+    /* modern virtio-pci: common 0x0000, isr 0x1000, device 0x2000,
+     * notify 0x3000 (64-bit prefetchable BAR 4) */
+    {.name = "bar4", .dev = 0, .bar = 4, .base = 0xfebf8000ull, .size = 0x4000},
+    /* MSI-X table (0x000) and PBA (0x800) */
+    {.name = "bar1", .dev = 0, .bar = 1, .base = 0xfebfe000ull, .size = 0x1000},
+};
+static const struct hv_layout_region virtio_blk_pio[] = {
+    /* legacy (transitional) I/O BAR */
+    {.name = "bar0", .dev = 0, .bar = 0, .base = 0xc000, .size = 0x80},
+};
+static const struct hv_layout virtio_blk_layout = {
+    .target = "virtio-blk",
+    .devs = virtio_blk_devs,
+    .ndevs = 1,
+    .mmio = virtio_blk_mmio,
+    .nmmio = 2,
+    .pio = virtio_blk_pio,
+    .npio = 1,
+    .dma_base = DMA_BASE,
+    .dma_size = DMA_SIZE,
+    .virtio_region = 0,
+};
+
+/* ---- selftest-canary: the toy device with a planted bug (targets/selftest)
+ * that proves the finding pipeline end to end. */
+
+static const struct hv_layout_device canary_devs[] = {
+    {.model = "selftest-canary", .name = "canary", .bdf = 0x08},
+};
+static const struct hv_layout_region canary_mmio[] = {
+    {.name = "bar0", .dev = 0, .bar = 0, .base = 0xfe000000ull, .size = 0x1000},
+};
+static const struct hv_layout canary_layout = {
+    .target = "selftest-canary",
+    .devs = canary_devs,
+    .ndevs = 1,
+    .mmio = canary_mmio,
+    .nmmio = 1,
+    .dma_base = DMA_BASE,
+    .dma_size = DMA_SIZE,
+    .virtio_region = -1,
+};
+
+/* ---- all targets -------------------------------------------------------- */
+
+const struct hv_layout *const hv_layouts[] = {
+    &virtio_blk_layout,
+    &canary_layout,
+    NULL,
+};
+
+static bool str_eq(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+const struct hv_layout *hv_layout_find(const char *target)
+{
+    if (!target)
+        return NULL;
+    for (unsigned i = 0; hv_layouts[i]; i++)
+        if (str_eq(hv_layouts[i]->target, target))
+            return hv_layouts[i];
+    return NULL;
+}

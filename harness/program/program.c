@@ -1,0 +1,483 @@
+/*
+ * hvfuzz programs: decoder, encoder and executor of the raw ops.
+ * Freestanding C (compiled into the guest agent too): no libc, no malloc,
+ * no mutable globals.
+ */
+#include "harness/program/hv_program.h"
+#include "harness/program/hv_program_internal.h"
+
+/* ---- little-endian helpers ---------------------------------------------- */
+
+static uint64_t ld_le(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void st_le(uint8_t *p, unsigned n, uint64_t v)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ---- opcode table -------------------------------------------------------- */
+
+const char *hv_op_name(uint8_t code)
+{
+    switch (code) {
+    case HV_OP_MMIO_READ: return "mmio_read";
+    case HV_OP_MMIO_WRITE: return "mmio_write";
+    case HV_OP_PIO_READ: return "pio_read";
+    case HV_OP_PIO_WRITE: return "pio_write";
+    case HV_OP_CFG_READ: return "pci_cfg_read";
+    case HV_OP_CFG_WRITE: return "pci_cfg_write";
+    case HV_OP_DMA_WRITE: return "dma_write";
+    case HV_OP_DMA_FILL: return "dma_fill";
+    case HV_OP_CLOCK_ADVANCE: return "clock_advance";
+    case HV_OP_RX_INJECT: return "rx_inject";
+    case HV_OP_VIRTQ_SETUP: return "virtq_setup";
+    case HV_OP_VIRTQ_SUBMIT: return "virtq_submit";
+    default: return NULL;
+    }
+}
+
+/* ---- decoder ------------------------------------------------------------- */
+
+static void op_clear(struct hv_op *op, uint8_t code)
+{
+    op->code = code;
+    op->known = true;
+    op->region = 0;
+    op->size = 0;
+    op->flags = 0;
+    op->nout = 0;
+    op->nin = 0;
+    op->off = 0;
+    op->len = 0;
+    op->val = 0;
+    for (unsigned i = 0; i < HV_VIRTQ_MAX_SEGS; i++)
+        op->seg[i] = 0;
+    op->data = NULL;
+}
+
+size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
+{
+    if (n == 0)
+        return 0;
+    op_clear(op, p[0]);
+    const uint8_t *q = p + 1;
+    size_t rest = n - 1;
+
+    switch (p[0]) {
+    case HV_OP_MMIO_READ: /* region:u8 off:u32 size:u8 */
+    case HV_OP_MMIO_WRITE: /* ... val:u64 */
+        if (rest < 6)
+            return 0;
+        op->region = q[0];
+        op->off = (uint32_t)ld_le(q + 1, 4);
+        op->size = q[5];
+        if (p[0] == HV_OP_MMIO_READ)
+            return 7;
+        if (rest < 14)
+            return 0;
+        op->val = ld_le(q + 6, 8);
+        return 15;
+    case HV_OP_PIO_READ: /* region:u8 off:u16 size:u8 */
+    case HV_OP_PIO_WRITE: /* ... val:u32 */
+        if (rest < 4)
+            return 0;
+        op->region = q[0];
+        op->off = (uint32_t)ld_le(q + 1, 2);
+        op->size = q[3];
+        if (p[0] == HV_OP_PIO_READ)
+            return 5;
+        if (rest < 8)
+            return 0;
+        op->val = ld_le(q + 4, 4);
+        return 9;
+    case HV_OP_CFG_READ: /* dev:u8 off:u8 size:u8 */
+    case HV_OP_CFG_WRITE: /* ... val:u32 */
+        if (rest < 3)
+            return 0;
+        op->region = q[0];
+        op->off = q[1];
+        op->size = q[2];
+        if (p[0] == HV_OP_CFG_READ)
+            return 4;
+        if (rest < 7)
+            return 0;
+        op->val = ld_le(q + 3, 4);
+        return 8;
+    case HV_OP_DMA_WRITE: /* off:u32 len:u16 data[len] */
+        if (rest < 6)
+            return 0;
+        op->off = (uint32_t)ld_le(q, 4);
+        op->len = (uint32_t)ld_le(q + 4, 2);
+        if (rest - 6 < op->len)
+            return 0;
+        op->data = q + 6;
+        return 7 + (size_t)op->len;
+    case HV_OP_DMA_FILL: /* off:u32 len:u16 byte:u8 */
+        if (rest < 7)
+            return 0;
+        op->off = (uint32_t)ld_le(q, 4);
+        op->len = (uint32_t)ld_le(q + 4, 2);
+        op->val = q[6];
+        return 8;
+    case HV_OP_CLOCK_ADVANCE: /* ns:u32 */
+        if (rest < 4)
+            return 0;
+        op->val = ld_le(q, 4);
+        return 5;
+    case HV_OP_RX_INJECT: /* len:u16 data[len] */
+        if (rest < 2)
+            return 0;
+        op->len = (uint32_t)ld_le(q, 2);
+        if (rest - 2 < op->len)
+            return 0;
+        op->data = q + 2;
+        return 3 + (size_t)op->len;
+    case HV_OP_VIRTQ_SETUP: /* features:u32 nqueues:u8 qsize:u16 */
+        if (rest < 7)
+            return 0;
+        op->val = ld_le(q, 4);
+        op->region = q[4];
+        op->len = (uint32_t)ld_le(q + 5, 2);
+        return 8;
+    case HV_OP_VIRTQ_SUBMIT: { /* vq flags nout nin len:u16[] dlen data */
+        if (rest < 4)
+            return 0;
+        op->region = q[0];
+        op->flags = q[1];
+        op->nout = q[2];
+        op->nin = q[3];
+        unsigned nseg = (unsigned)(op->nout & 7) + (op->nin & 7);
+        size_t need = 4 + 2 * (size_t)nseg + 2;
+        if (rest < need)
+            return 0;
+        for (unsigned i = 0; i < nseg; i++)
+            op->seg[i] = (uint16_t)ld_le(q + 4 + 2 * i, 2);
+        op->len = (uint32_t)ld_le(q + need - 2, 2);
+        if (rest - need < op->len)
+            return 0;
+        op->data = q + need;
+        return 1 + need + (size_t)op->len;
+    }
+    default:
+        op->known = false;
+        return 1;
+    }
+}
+
+/* ---- encoder ------------------------------------------------------------- */
+
+size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
+{
+    uint8_t hdr[1 + 4 + 2 * HV_VIRTQ_MAX_SEGS + 2 + 16];
+    size_t n = 0;
+    uint32_t dlen = 0;
+    const uint8_t *data = NULL;
+
+    hdr[n++] = op->code;
+    switch (op->code) {
+    case HV_OP_MMIO_READ:
+    case HV_OP_MMIO_WRITE:
+        hdr[n++] = op->region;
+        st_le(hdr + n, 4, op->off);
+        n += 4;
+        hdr[n++] = op->size;
+        if (op->code == HV_OP_MMIO_WRITE) {
+            st_le(hdr + n, 8, op->val);
+            n += 8;
+        }
+        break;
+    case HV_OP_PIO_READ:
+    case HV_OP_PIO_WRITE:
+        hdr[n++] = op->region;
+        st_le(hdr + n, 2, op->off);
+        n += 2;
+        hdr[n++] = op->size;
+        if (op->code == HV_OP_PIO_WRITE) {
+            st_le(hdr + n, 4, op->val);
+            n += 4;
+        }
+        break;
+    case HV_OP_CFG_READ:
+    case HV_OP_CFG_WRITE:
+        hdr[n++] = op->region;
+        hdr[n++] = (uint8_t)op->off;
+        hdr[n++] = op->size;
+        if (op->code == HV_OP_CFG_WRITE) {
+            st_le(hdr + n, 4, op->val);
+            n += 4;
+        }
+        break;
+    case HV_OP_DMA_WRITE:
+        st_le(hdr + n, 4, op->off);
+        n += 4;
+        st_le(hdr + n, 2, op->len);
+        n += 2;
+        dlen = op->len & 0xffffu;
+        data = op->data;
+        break;
+    case HV_OP_DMA_FILL:
+        st_le(hdr + n, 4, op->off);
+        n += 4;
+        st_le(hdr + n, 2, op->len);
+        n += 2;
+        hdr[n++] = (uint8_t)op->val;
+        break;
+    case HV_OP_CLOCK_ADVANCE:
+        st_le(hdr + n, 4, op->val);
+        n += 4;
+        break;
+    case HV_OP_RX_INJECT:
+        st_le(hdr + n, 2, op->len);
+        n += 2;
+        dlen = op->len & 0xffffu;
+        data = op->data;
+        break;
+    case HV_OP_VIRTQ_SETUP:
+        st_le(hdr + n, 4, op->val);
+        n += 4;
+        hdr[n++] = op->region;
+        st_le(hdr + n, 2, op->len);
+        n += 2;
+        break;
+    case HV_OP_VIRTQ_SUBMIT: {
+        hdr[n++] = op->region;
+        hdr[n++] = op->flags;
+        hdr[n++] = op->nout;
+        hdr[n++] = op->nin;
+        unsigned nseg = (unsigned)(op->nout & 7) + (op->nin & 7);
+        for (unsigned i = 0; i < nseg; i++) {
+            st_le(hdr + n, 2, op->seg[i]);
+            n += 2;
+        }
+        st_le(hdr + n, 2, op->len);
+        n += 2;
+        dlen = op->len & 0xffffu;
+        data = op->data;
+        break;
+    }
+    default:
+        return 0;
+    }
+    if (dlen && !data)
+        return 0;
+    if (cap < n || cap - n < dlen)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = hdr[i];
+    for (size_t i = 0; i < dlen; i++)
+        buf[n + i] = data[i];
+    return n + dlen;
+}
+
+/* ---- executor ------------------------------------------------------------ */
+
+void hv_shadow_reset(struct hv_shadow *sh)
+{
+    for (unsigned i = 0; i < HV_VIRTQ_MAX; i++) {
+        sh->vq[i].size = 0;
+        sh->vq[i].avail_idx = 0;
+        sh->vq[i].next_desc = 0;
+        sh->vq[i].next_ind = 0;
+    }
+    sh->nvq = 0;
+    sh->features = 0;
+    sh->data_next = HV_DATA_AREA_OFF;
+}
+
+/* mmio sizes 1,2,4,8 as given, else 1 << (raw & 3) */
+static unsigned mmio_size(uint8_t raw)
+{
+    if (raw == 1 || raw == 2 || raw == 4 || raw == 8)
+        return raw;
+    return 1u << (raw & 3);
+}
+
+/* pio/cfg sizes 1,2,4 as given, else 1 << (raw % 3) */
+static unsigned io_size(uint8_t raw)
+{
+    if (raw == 1 || raw == 2 || raw == 4)
+        return raw;
+    return 1u << (raw % 3);
+}
+
+/* off mod size, moved down so that off + *asz fits; *asz halved while it
+ * exceeds the region. False for an empty region. */
+static bool fit(uint64_t rsize, uint32_t raw_off, unsigned *asz, uint64_t *off)
+{
+    if (rsize == 0)
+        return false;
+    while (*asz > rsize)
+        *asz >>= 1;
+    uint64_t o = raw_off % rsize;
+    if (o + *asz > rsize)
+        o = rsize - *asz;
+    *off = o;
+    return true;
+}
+
+bool hv_op_resolve(const struct hv_layout *l, const struct hv_op *op,
+                   uint64_t *addr, unsigned *size, uint8_t *bdf)
+{
+    uint64_t off;
+    switch (op->code) {
+    case HV_OP_MMIO_READ:
+    case HV_OP_MMIO_WRITE: {
+        if (l->nmmio == 0)
+            return false;
+        const struct hv_layout_region *r = &l->mmio[op->region % l->nmmio];
+        *size = mmio_size(op->size);
+        if (!fit(r->size, op->off, size, &off))
+            return false;
+        *addr = r->base + off;
+        return true;
+    }
+    case HV_OP_PIO_READ:
+    case HV_OP_PIO_WRITE: {
+        if (l->npio == 0)
+            return false;
+        const struct hv_layout_region *r = &l->pio[op->region % l->npio];
+        *size = io_size(op->size);
+        if (!fit(r->size, op->off, size, &off))
+            return false;
+        if (r->base + off + *size > 0x10000u)
+            return false;
+        *addr = r->base + off;
+        return true;
+    }
+    case HV_OP_CFG_READ:
+    case HV_OP_CFG_WRITE: {
+        if (l->ndevs == 0)
+            return false;
+        const struct hv_layout_device *d = &l->devs[op->region % l->ndevs];
+        if (d->bdf == HV_NO_BDF)
+            return false;
+        *size = io_size(op->size);
+        *addr = (op->off & 0xffu) & ~(uint64_t)(*size - 1);
+        *bdf = d->bdf;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* DMA window offset reduction: off mod size, len clipped at the end. */
+static bool dma_range(const struct hv_layout *l, uint32_t raw_off,
+                      uint32_t raw_len, uint64_t *gpa, uint32_t *len)
+{
+    if (l->dma_size == 0)
+        return false;
+    uint64_t off = raw_off % l->dma_size;
+    uint64_t n = raw_len;
+    if (n > l->dma_size - off)
+        n = l->dma_size - off;
+    if (n == 0)
+        return false;
+    *gpa = l->dma_base + off;
+    *len = (uint32_t)n;
+    return true;
+}
+
+bool hv_op_exec(const struct hv_layout *l, const struct hv_op *op,
+                const struct hv_exec_ops *ops, void *ctx,
+                struct hv_shadow *sh)
+{
+    uint64_t addr;
+    unsigned size;
+    uint8_t bdf = 0;
+    uint32_t len;
+
+    if (!op->known)
+        return false;
+    switch (op->code) {
+    case HV_OP_MMIO_READ:
+        if (!ops->mmio_read || !hv_op_resolve(l, op, &addr, &size, &bdf))
+            return false;
+        (void)ops->mmio_read(ctx, addr, size);
+        return true;
+    case HV_OP_MMIO_WRITE:
+        if (!ops->mmio_write || !hv_op_resolve(l, op, &addr, &size, &bdf))
+            return false;
+        ops->mmio_write(ctx, addr, size,
+                        size == 8 ? op->val
+                                  : op->val & ((1ull << (8 * size)) - 1));
+        return true;
+    case HV_OP_PIO_READ:
+        if (!ops->pio_read || !hv_op_resolve(l, op, &addr, &size, &bdf))
+            return false;
+        (void)ops->pio_read(ctx, (uint16_t)addr, size);
+        return true;
+    case HV_OP_PIO_WRITE:
+        if (!ops->pio_write || !hv_op_resolve(l, op, &addr, &size, &bdf))
+            return false;
+        ops->pio_write(ctx, (uint16_t)addr, size,
+                       (uint32_t)(size == 4 ? op->val
+                                            : op->val & ((1u << (8 * size)) - 1)));
+        return true;
+    case HV_OP_CFG_READ:
+        if (!ops->cfg_read || !hv_op_resolve(l, op, &addr, &size, &bdf))
+            return false;
+        (void)ops->cfg_read(ctx, bdf, (uint8_t)addr, size);
+        return true;
+    case HV_OP_CFG_WRITE:
+        if (!ops->cfg_write || !hv_op_resolve(l, op, &addr, &size, &bdf))
+            return false;
+        ops->cfg_write(ctx, bdf, (uint8_t)addr, size,
+                       (uint32_t)(size == 4 ? op->val
+                                            : op->val & ((1u << (8 * size)) - 1)));
+        return true;
+    case HV_OP_DMA_WRITE:
+        if (!ops->mem_write || !dma_range(l, op->off, op->len, &addr, &len))
+            return false;
+        ops->mem_write(ctx, addr, op->data, len);
+        return true;
+    case HV_OP_DMA_FILL:
+        if (!ops->mem_fill || !dma_range(l, op->off, op->len, &addr, &len))
+            return false;
+        ops->mem_fill(ctx, addr, (uint8_t)op->val, len);
+        return true;
+    case HV_OP_CLOCK_ADVANCE:
+        if (!ops->clock_advance)
+            return false;
+        ops->clock_advance(ctx, (uint32_t)op->val);
+        return true;
+    case HV_OP_RX_INJECT:
+        if (!ops->rx_inject)
+            return false;
+        ops->rx_inject(ctx, op->data, op->len);
+        return true;
+    case HV_OP_VIRTQ_SETUP:
+        return hv_virtq_setup(l, op, ops, ctx, sh);
+    case HV_OP_VIRTQ_SUBMIT:
+        return hv_virtq_submit(l, op, ops, ctx, sh);
+    default:
+        return false;
+    }
+}
+
+unsigned hv_program_run(const struct hv_layout *l, const uint8_t *prog,
+                        size_t len, const struct hv_exec_ops *ops, void *ctx,
+                        struct hv_shadow *sh)
+{
+    struct hv_op op;
+    unsigned count = 0;
+    size_t pos = 0;
+
+    hv_shadow_reset(sh);
+    while (pos < len) {
+        size_t n = hv_op_decode(prog + pos, len - pos, &op);
+        if (n == 0)
+            break;
+        pos += n;
+        if (hv_op_exec(l, &op, ops, ctx, sh))
+            count++;
+    }
+    return count;
+}
