@@ -1,0 +1,262 @@
+/* Build a target's machine from its layout and run programs against it. */
+#include "harness/host/hv_host.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void trace_line(void *opaque, const char *line)
+{
+    struct hv_host *h = opaque;
+
+    fprintf(h->trace, "  %s\n", line);
+}
+
+void hv_host_set_trace(struct hv_host *h, FILE *f)
+{
+    h->trace = f;
+    hv_machine_set_trace(h->m, f ? trace_line : NULL, h);
+}
+
+static void program_bar(hv_machine *m, uint8_t bdf, const hv_dev *d,
+                        const struct hv_layout_region *r)
+{
+    const struct hv_bar *bar = &d->pci.bars[r->bar];
+    unsigned off = HV_PCI_BAR0 + 4u * r->bar;
+
+    if (r->bar >= HV_PCI_NUM_BARS || bar->size == 0)
+        return;
+    hv_bus_cfg_write(m, bdf, off, 4, (uint32_t)r->base);
+    if (bar->type == HV_BAR_MEM64)
+        hv_bus_cfg_write(m, bdf, off + 4, 4, (uint32_t)(r->base >> 32));
+}
+
+static void program_regions(struct hv_host *h, const struct hv_layout_region *rs,
+                            unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        const struct hv_layout_device *ld = &h->layout->devs[rs[i].dev];
+        hv_dev *d;
+
+        if (ld->bdf == HV_NO_BDF || !(d = hv_bus_find_bdf(h->m, ld->bdf)))
+            continue;
+        program_bar(h->m, ld->bdf, d, &rs[i]);
+    }
+}
+
+/* What the agent does after firmware: BARs to the layout's addresses, then
+ * memory/IO decoding and bus mastering on. */
+static void boot(struct hv_host *h)
+{
+    const struct hv_layout *l = h->layout;
+
+    program_regions(h, l->mmio, l->nmmio);
+    program_regions(h, l->pio, l->npio);
+    for (unsigned i = 0; i < l->ndevs; i++) {
+        if (l->devs[i].bdf == HV_NO_BDF)
+            continue;
+        hv_bus_cfg_write(h->m, l->devs[i].bdf, HV_PCI_COMMAND, 2,
+                         HV_PCI_CMD_IO | HV_PCI_CMD_MEM | HV_PCI_CMD_MASTER);
+    }
+}
+
+static int add_devices(struct hv_host *h, const char **err)
+{
+    const struct hv_layout *l = h->layout;
+
+    for (unsigned i = 0; i < l->ndevs; i++) {
+        const struct hv_model *model = hv_model_find(l->devs[i].model);
+        hv_dev *d;
+
+        if (!model) {
+            *err = "layout names an unknown device model";
+            return -1;
+        }
+        d = model->create(h->m);
+        if (!d) {
+            *err = "device creation failed (out of memory?)";
+            return -1;
+        }
+        if (hv_machine_add(h->m, d, l->devs[i].bdf) < 0) {
+            d->ops->destroy(d);
+            *err = "too many devices or duplicate PCI address in layout";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct hv_host *hv_host_create(const char *target, const char **err)
+{
+    const char *dummy;
+    struct hv_host *h;
+    struct hv_machine_config cfg = {0};
+
+    if (!err)
+        err = &dummy;
+    *err = NULL;
+    const struct hv_layout *l = hv_layout_find(target);
+    if (!l) {
+        *err = "unknown target";
+        return NULL;
+    }
+    h = calloc(1, sizeof(*h));
+    if (!h) {
+        *err = "out of memory";
+        return NULL;
+    }
+    h->layout = l;
+    cfg.dma_base = l->dma_base;
+    cfg.dma_size = l->dma_size;
+    h->m = hv_machine_create(&cfg);
+    if (!h->m) {
+        *err = "out of memory";
+        free(h);
+        return NULL;
+    }
+    if (add_devices(h, err) < 0) {
+        hv_host_destroy(h);
+        return NULL;
+    }
+    hv_machine_reset(h->m);
+    boot(h);
+    hv_machine_set_reset_point(h->m);
+    return h;
+}
+
+void hv_host_destroy(struct hv_host *h)
+{
+    if (!h)
+        return;
+    hv_machine_destroy(h->m);
+    free(h);
+}
+
+unsigned hv_host_run(struct hv_host *h, const uint8_t *prog, size_t len)
+{
+    unsigned n;
+
+    if (h->inputs++)
+        hv_machine_reset(h->m);
+    if (h->trace)
+        fprintf(h->trace, "# input %lu: %zu bytes\n", h->inputs, len);
+    n = hv_program_run(h->layout, prog, len, &hv_host_exec_ops, h, &h->shadow);
+    if (h->trace)
+        fflush(h->trace);
+    return n;
+}
+
+/* ---- hv_exec_ops over the machine ------------------------------------- */
+
+#define TRACE(h, ...)                                                          \
+    do {                                                                       \
+        if ((h)->trace)                                                        \
+            fprintf((h)->trace, __VA_ARGS__);                                  \
+    } while (0)
+
+static uint64_t x_mmio_read(void *ctx, uint64_t gpa, unsigned size)
+{
+    struct hv_host *h = ctx;
+    uint64_t v = hv_bus_mmio_read(h->m, gpa, size);
+
+    TRACE(h, "mmio_read 0x%llx %u -> 0x%llx\n", (unsigned long long)gpa, size,
+          (unsigned long long)v);
+    return v;
+}
+
+static void x_mmio_write(void *ctx, uint64_t gpa, unsigned size, uint64_t val)
+{
+    struct hv_host *h = ctx;
+
+    TRACE(h, "mmio_write 0x%llx %u 0x%llx\n", (unsigned long long)gpa, size,
+          (unsigned long long)val);
+    hv_bus_mmio_write(h->m, gpa, size, val);
+}
+
+static uint32_t x_pio_read(void *ctx, uint16_t port, unsigned size)
+{
+    struct hv_host *h = ctx;
+    uint32_t v = hv_bus_pio_read(h->m, port, size);
+
+    TRACE(h, "pio_read 0x%x %u -> 0x%x\n", port, size, v);
+    return v;
+}
+
+static void x_pio_write(void *ctx, uint16_t port, unsigned size, uint32_t val)
+{
+    struct hv_host *h = ctx;
+
+    TRACE(h, "pio_write 0x%x %u 0x%x\n", port, size, val);
+    hv_bus_pio_write(h->m, port, size, val);
+}
+
+static uint32_t x_cfg_read(void *ctx, uint8_t bdf, uint8_t off, unsigned size)
+{
+    struct hv_host *h = ctx;
+    uint32_t v = hv_bus_cfg_read(h->m, bdf, off, size);
+
+    TRACE(h, "cfg_read %02x.%x 0x%02x %u -> 0x%x\n", bdf >> 3, bdf & 7, off,
+          size, v);
+    return v;
+}
+
+static void x_cfg_write(void *ctx, uint8_t bdf, uint8_t off, unsigned size,
+                        uint32_t val)
+{
+    struct hv_host *h = ctx;
+
+    TRACE(h, "cfg_write %02x.%x 0x%02x %u 0x%x\n", bdf >> 3, bdf & 7, off,
+          size, val);
+    hv_bus_cfg_write(h->m, bdf, off, size, val);
+}
+
+static void x_mem_write(void *ctx, uint64_t gpa, const void *buf, uint32_t len)
+{
+    struct hv_host *h = ctx;
+
+    TRACE(h, "mem_write 0x%llx %u\n", (unsigned long long)gpa, len);
+    hv_mem_write(h->m, gpa, buf, len);
+}
+
+static void x_mem_fill(void *ctx, uint64_t gpa, uint8_t byte, uint32_t len)
+{
+    struct hv_host *h = ctx;
+
+    TRACE(h, "mem_fill 0x%llx %u 0x%02x\n", (unsigned long long)gpa, len, byte);
+    hv_mem_fill(h->m, gpa, byte, len);
+}
+
+static void x_mem_read(void *ctx, uint64_t gpa, void *buf, uint32_t len)
+{
+    hv_mem_read(((struct hv_host *)ctx)->m, gpa, buf, len);
+}
+
+static void x_clock_advance(void *ctx, uint32_t ns)
+{
+    struct hv_host *h = ctx;
+
+    TRACE(h, "clock_advance %u\n", ns);
+    hv_machine_clock_advance(h->m, ns);
+}
+
+static void x_rx_inject(void *ctx, const uint8_t *buf, uint32_t len)
+{
+    struct hv_host *h = ctx;
+
+    (void)buf;
+    /* No NIC in any target yet: the frame goes nowhere. */
+    TRACE(h, "rx_inject %u (no receiver)\n", len);
+}
+
+const struct hv_exec_ops hv_host_exec_ops = {
+    .mmio_read = x_mmio_read,
+    .mmio_write = x_mmio_write,
+    .pio_read = x_pio_read,
+    .pio_write = x_pio_write,
+    .cfg_read = x_cfg_read,
+    .cfg_write = x_cfg_write,
+    .mem_write = x_mem_write,
+    .mem_fill = x_mem_fill,
+    .mem_read = x_mem_read,
+    .clock_advance = x_clock_advance,
+    .rx_inject = x_rx_inject,
+};

@@ -1,0 +1,41 @@
+/*
+ * The host side of a program run, shared by the in-process targets and
+ * (later) hvfuzz-vmm: build the target's machine from its layout table,
+ * "boot" it as the guest agent does (program BARs to the layout's
+ * addresses, enable decoding and bus mastering), and execute programs
+ * against it through hv_exec_ops.
+ */
+#ifndef HV_HOST_H
+#define HV_HOST_H
+
+#include <stdio.h>
+
+#include "harness/program/hv_program.h"
+#include "targets/common/hv_device.h"
+
+/* Device model factory: one line per model in harness/host/models.c. */
+struct hv_model {
+    const char *name;
+    hv_dev *(*create)(hv_machine *m);
+};
+const struct hv_model *hv_model_find(const char *name);
+
+struct hv_host {
+    hv_machine *m;
+    const struct hv_layout *layout;
+    struct hv_shadow shadow;
+    FILE *trace;          /* per-op + device trace, or NULL */
+    unsigned long inputs; /* programs run so far */
+};
+
+/* NULL on an unknown target/model or out of memory; *err says which. */
+struct hv_host *hv_host_create(const char *target, const char **err);
+void hv_host_destroy(struct hv_host *h);
+/* Reset to the booted state, then run one program. Returns ops executed. */
+unsigned hv_host_run(struct hv_host *h, const uint8_t *prog, size_t len);
+/* Trace every op and device event to `f` (NULL: off). */
+void hv_host_set_trace(struct hv_host *h, FILE *f);
+
+extern const struct hv_exec_ops hv_host_exec_ops;
+
+#endif
