@@ -1,0 +1,135 @@
+"""Shared helpers: repository paths, targets, user errors, small file utilities."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ENGINES = ("libfuzzer", "afl")
+ENGINE_PRESET = {"libfuzzer": "libfuzzer", "afl": "afl"}
+DEFAULT_TARGET = "virtio-blk"
+
+
+class UserError(Exception):
+    """An error the user can fix: printed as one line, exit code 2."""
+
+
+def repo_root() -> Path:
+    """The project root: $HVFUZZ_ROOT, else the parent of scripts/."""
+    env = os.environ.get("HVFUZZ_ROOT")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parent.parent.parent
+
+
+def build_dir(preset: str) -> Path:
+    return repo_root() / "build" / preset
+
+
+def bin_path(preset: str, name: str) -> Path:
+    return build_dir(preset) / "bin" / name
+
+
+def replay_preset() -> str:
+    """Preset whose fuzz-<target> binaries are standalone ASan+UBSan replayers."""
+    return os.environ.get("HVFUZZ_REPLAY_PRESET", "replay")
+
+
+def info(msg: str) -> None:
+    print(f"hvfuzz: {msg}", file=sys.stderr, flush=True)
+
+
+def read_targets() -> list[tuple[str, str]]:
+    """(name, description) for every line of harness/inproc/targets.list."""
+    path = repo_root() / "harness" / "inproc" / "targets.list"
+    if not path.is_file():
+        raise UserError(f"{path} not found")
+    targets = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, _, desc = line.partition("\t")
+        if not desc:
+            name, _, desc = line.partition(" ")
+        targets.append((name.strip(), desc.strip()))
+    return targets
+
+
+def check_target(name: str) -> str:
+    """A target of targets.list, or an unlisted one that has a harness source
+    (harness/inproc/fuzz_<name>.c: the self-test and benchmark targets)."""
+    names = [t for t, _ in read_targets()]
+    source = repo_root() / "harness" / "inproc" / f"fuzz_{name.replace('-', '_')}.c"
+    if name not in names and not (name and "/" not in name and source.is_file()):
+        raise UserError(f"unknown target '{name}' (known: {', '.join(names)})")
+    return name
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        raise UserError(f"'{name}' not found on PATH; run scripts/bootstrap")
+    return path
+
+
+def sha1_bytes(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write via a temporary file and rename, so a kill never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    mode = "w" if isinstance(data, str) else "wb"
+    with open(tmp, mode) as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj) -> None:
+    write_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: Path, default=None):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def input_files(directory: Path) -> list[Path]:
+    """Regular, non-hidden files directly inside `directory`."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir()
+                  if p.is_file() and not p.name.startswith("."))
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the repo root when inside it, else absolute."""
+    path = Path(path).absolute()
+    try:
+        return str(path.relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
+def sanitizer_env(base: dict | None = None) -> dict:
+    """Environment for replay binaries: symbolized ASan/UBSan reports with stacks."""
+    env = dict(os.environ if base is None else base)
+    ours_asan = "symbolize=1:detect_leaks=1:handle_abort=1:abort_on_error=0"
+    ours_ubsan = "print_stacktrace=1:report_error_type=1:halt_on_error=1:symbolize=1"
+    # ours last: later options win, and the hash needs symbolized stacks
+    env["ASAN_OPTIONS"] = ":".join(x for x in (env.get("ASAN_OPTIONS", ""), ours_asan) if x)
+    env["UBSAN_OPTIONS"] = ":".join(x for x in (env.get("UBSAN_OPTIONS", ""), ours_ubsan) if x)
+    sym = shutil.which("llvm-symbolizer")
+    if sym and "ASAN_SYMBOLIZER_PATH" not in env:
+        env["ASAN_SYMBOLIZER_PATH"] = sym
+    return env

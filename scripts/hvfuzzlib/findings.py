@@ -1,0 +1,171 @@
+"""Replay an input with the replay binary, classify it, and store findings.
+
+A stored finding is crashes/<target>/<hash>/ with input.bin, input.hvf (text
+form), report.txt (symbolized report), meta.json and repro.sh (one line).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shlex
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import triage
+from .common import (bin_path, display_path, read_json, replay_preset, repo_root,
+                     sanitizer_env, write_atomic, write_json)
+
+TIMEOUT_SAMPLES = 2
+
+
+@dataclass
+class Replay:
+    report: str           # stderr of the replay (the sanitizer report)
+    tri: triage.Triage    # kind "" when it ran clean
+    returncode: int
+    command: list[str]
+
+
+def replay_binary(target: str) -> Path:
+    return bin_path(replay_preset(), f"fuzz-{target}")
+
+
+def run_replay(binary: Path, path: Path, timeout: float, extra=()) -> tuple[int | None, str, str]:
+    """(returncode or None on timeout, stdout, stderr). On timeout the replay is
+    interrupted with SIGABRT, which ASan (handle_abort=1) turns into a stack."""
+    cmd = [str(binary), *extra, str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=sanitizer_env(), start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        return None, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def signal_triage(returncode: int) -> triage.Triage:
+    """A replay that died without a report: kind "crash" (killed by a signal)."""
+    if returncode < 0 or returncode > 128:
+        signum = -returncode if returncode < 0 else returncode - 128
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        return triage.Triage(kind="crash", hash=triage.hash_names(["crash", name]),
+                             summary=f"killed by {name}")
+    return triage.Triage(kind="crash", hash=triage.hash_names(["crash", f"exit {returncode}"]),
+                         summary=f"exit status {returncode} without a report")
+
+
+def replay_input(target: str, path: Path, timeout: float = 25.0, extra=()) -> Replay:
+    """Replay one input and classify the outcome."""
+    binary = replay_binary(target)
+    cmd = [str(binary), *extra, str(path)]
+    rc, out, err = run_replay(binary, path, timeout, extra)
+    if rc is None:
+        reports = [err]
+        for i in range(1, TIMEOUT_SAMPLES):
+            rc2, _, err2 = run_replay(binary, path, timeout * (1 + 0.5 * i), extra)
+            if rc2 is not None:  # finished after all: flaky slowness, not a hang
+                return Replay(err2, classify_finished(rc2, err2), rc2, cmd)
+            reports.append(err2)
+        text = "\n".join(f"--- hang sample {i + 1} (interrupted after the timeout) ---\n{r}"
+                         for i, r in enumerate(reports))
+        return Replay(text, triage.triage_timeout(reports), -1, cmd)
+    return Replay(err, classify_finished(rc, err), rc, cmd)
+
+
+def classify_finished(rc: int, err: str) -> triage.Triage:
+    tri = triage.triage_report(err)
+    if not tri.kind and rc != 0:
+        tri = signal_triage(rc)
+    return tri
+
+
+def disasm(target: str, path: Path) -> str | None:
+    """Text form of a program via hvfuzz-disasm, or None when it is not built."""
+    for preset in (replay_preset(), "replay", "dev"):
+        tool = bin_path(preset, "hvfuzz-disasm")
+        if tool.is_file():
+            proc = subprocess.run([str(tool), "-t", target, str(path)], capture_output=True,
+                                  text=True, errors="replace")
+            if proc.returncode == 0:
+                return proc.stdout
+            return f"# hvfuzz-disasm failed (exit {proc.returncode}): {proc.stderr.strip()}\n"
+    return None
+
+
+def repro_command(input_path: Path) -> str:
+    """One command that reproduces the finding from anywhere in the repo."""
+    shown = display_path(input_path)
+    if os.path.isabs(shown):
+        return f"{shlex.quote(str(repo_root() / 'scripts' / 'hvfuzz'))} repro {shlex.quote(shown)}"
+    return f"scripts/hvfuzz repro {shlex.quote(shown)}"
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Stored:
+    directory: Path
+    new: bool
+    meta: dict
+
+
+def store_finding(crashes_dir: Path, target: str, engine: str, data: bytes,
+                  rep: Replay, source: str) -> Stored:
+    """Store a finding, or count it when its hash is already stored (keeping
+    the smaller input)."""
+    tri = rep.tri
+    hdir = crashes_dir / target / tri.hash
+    meta_path = hdir / "meta.json"
+    meta = read_json(meta_path)
+    repro = repro_command(hdir / "input.bin")
+    if meta:
+        meta["count"] = int(meta.get("count", 1)) + 1
+        meta["last_seen"] = now()
+        if len(data) < int(meta.get("size", len(data) + 1)):
+            write_files(hdir, target, data, rep, repro)
+            meta["size"] = len(data)
+            meta["source"] = source
+        write_json(meta_path, meta)
+        return Stored(hdir, False, meta)
+    write_files(hdir, target, data, rep, repro)
+    meta = {
+        "target": target, "mode": "inproc", "engine": engine, "kind": tri.kind,
+        "hash": tri.hash, "first_frame": tri.first_frame,
+        "frames": [str(f) for f in tri.frames], "site": tri.site,
+        "summary": tri.summary, "date": now(), "last_seen": now(), "size": len(data),
+        "count": 1, "source": source, "repro": repro,
+    }
+    write_json(meta_path, meta)
+    write_repro_script(hdir, repro)
+    return Stored(hdir, True, meta)
+
+
+def write_repro_script(hdir: Path, repro: str) -> None:
+    """repro.sh: the one-line command, run from the repo root."""
+    cd = "" if repro.startswith("/") else \
+        f'cd "$(dirname "$0")/{os.path.relpath(repo_root(), hdir)}" && '
+    write_atomic(hdir / "repro.sh", f"#!/bin/sh\n{cd}exec {repro}\n")
+    os.chmod(hdir / "repro.sh", 0o755)
+
+
+def write_files(hdir: Path, target: str, data: bytes, rep: Replay, repro: str) -> None:
+    write_atomic(hdir / "input.bin", data)
+    text = disasm(target, hdir / "input.bin")
+    write_atomic(hdir / "input.hvf", text if text is not None else
+                 "# text form unavailable: build the dev or replay preset (hvfuzz-disasm)\n")
+    header = f"# kind={rep.tri.kind} hash={rep.tri.hash}\n# reproduce: {repro}\n"
+    write_atomic(hdir / "report.txt", header + rep.report)

@@ -1,0 +1,79 @@
+"""`hvfuzz repro FILE...`: replay inputs, print text form, report, kind and hash."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from . import build, findings
+from .common import (DEFAULT_TARGET, UserError, bin_path, check_target, read_json, read_targets,
+                     replay_preset, repo_root)
+
+
+def target_for(path: Path, explicit: str | None) -> str:
+    """--target, else meta.json beside the file, else crashes/<target>/..., else default."""
+    if explicit:
+        return check_target(explicit)
+    meta = read_json(path.parent / "meta.json")
+    if isinstance(meta, dict) and meta.get("target"):
+        return check_target(meta["target"])
+    names = {t for t, _ in read_targets()}
+    parts = path.resolve().parts
+    for i, part in enumerate(parts[:-1]):
+        if part == "crashes" and parts[i + 1] in names:
+            return parts[i + 1]
+    return DEFAULT_TARGET
+
+
+def assemble(target: str, path: Path, tmp: Path) -> Path:
+    """A .hvf text program is assembled first (hvfuzz-asm)."""
+    for preset in (replay_preset(), "replay", "dev"):
+        tool = bin_path(preset, "hvfuzz-asm")
+        if tool.is_file():
+            out = tmp / (path.stem + ".bin")
+            proc = subprocess.run([str(tool), "-t", target, str(path), "-o", str(out)],
+                                  capture_output=True, text=True, errors="replace")
+            if proc.returncode != 0:
+                raise UserError(f"hvfuzz-asm failed on {path}: {proc.stderr.strip()}")
+            return out
+    raise UserError(f"{path} is a text program but hvfuzz-asm is not built (build the dev preset)")
+
+
+def repro_one(path: Path, target: str, timeout: float, trace: bool, tmp: Path) -> bool:
+    """Replay one file; True when a finding reproduced."""
+    binfile = assemble(target, path, tmp) if path.suffix == ".hvf" else path
+    print(f"=== {path} (target {target}, {binfile.stat().st_size} bytes)")
+    text = findings.disasm(target, binfile)
+    print(text.rstrip("\n") if text is not None else "(text form unavailable: hvfuzz-disasm not built)")
+    rep = findings.replay_input(target, binfile, timeout=timeout,
+                                extra=("--trace",) if trace else ())
+    print(f"--- replay: {' '.join(rep.command)}")
+    if rep.report.strip():
+        print(rep.report.rstrip("\n"))
+    if rep.tri.kind:
+        print(f"kind={rep.tri.kind} hash={rep.tri.hash}")
+        if rep.tri.first_frame:
+            print(f"first_frame={rep.tri.first_frame}")
+        return True
+    print("ran clean")
+    return False
+
+
+def run(files: list[str], target: str | None, timeout: float, trace: bool) -> int:
+    paths = [Path(f) for f in files]
+    for p in paths:
+        if not p.is_file():
+            raise UserError(f"no such file: {p}")
+    targets = [target_for(p, target) for p in paths]
+    build.bootstrap()
+    build.ensure_built(replay_preset())
+    for t in dict.fromkeys(targets):
+        build.require_binary(findings.replay_binary(t), replay_preset())
+    reproduced = False
+    with tempfile.TemporaryDirectory(prefix="hvfuzz-repro-") as tmp:
+        for p, t in zip(paths, targets):
+            reproduced |= repro_one(p, t, timeout, trace, Path(tmp))
+            sys.stdout.flush()
+    return 1 if reproduced else 0
