@@ -191,6 +191,13 @@ struct hv_dev_ops {
     void (*reset)(hv_dev *dev);
     /* Free everything the device allocated, including `dev` itself. */
     void (*destroy)(hv_dev *dev);
+    /* Optional, for snapshots (hv_machine_snapshot): copy the device's whole
+     * state, its hv_dev base included, into a new allocation (free() frees
+     * it); and put such a copy back. MSI-X table/PBA contents and guest RAM
+     * are saved by the machine. Backends must be back at their reset
+     * content after `load` (snapshots are taken before any disk write). */
+    void *(*save)(const hv_dev *dev);
+    void (*load)(hv_dev *dev, const void *state);
 };
 
 struct hv_fixed_region { /* non-PCI MMIO / port range, e.g. TPM CRB */
@@ -346,6 +353,14 @@ void hv_machine_reset(hv_machine *m);
 void hv_machine_set_reset_point(hv_machine *m);
 void hv_machine_clock_advance(hv_machine *m, uint64_t ns);
 void hv_machine_set_trace(hv_machine *m, hv_trace_fn fn, void *opaque);
+
+/* Snapshots: the machine's state after some set-up (an init program), to
+ * start inputs from instead of the reset state. NULL when a device has no
+ * save/load ops, or out of memory. */
+struct hv_snapshot;
+struct hv_snapshot *hv_machine_snapshot(hv_machine *m);
+void hv_machine_restore(hv_machine *m, const struct hv_snapshot *s);
+void hv_snapshot_free(struct hv_snapshot *s);
 
 /* Guest-side memory access (what a driver writes into its own RAM). Offsets
  * are GPAs; the range must lie in the window (else ignored / zero-filled). */

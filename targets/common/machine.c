@@ -93,7 +93,7 @@ HV_NO_COVERAGE static void zero_dirty_ram(hv_machine *m)
     }
 }
 
-void hv_machine_reset(hv_machine *m)
+HV_NO_COVERAGE void hv_machine_reset(hv_machine *m)
 {
     for (unsigned i = 0; i < m->ndevs; i++) {
         hv_dev *d = m->devs[i];
@@ -260,12 +260,12 @@ HV_NO_COVERAGE static bool enter(hv_machine *m, hv_dev *d, const char *what, uin
     return true;
 }
 
-static uint64_t size_mask(unsigned size)
+HV_NO_COVERAGE static uint64_t size_mask(unsigned size)
 {
     return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
 }
 
-uint64_t hv_bus_mmio_read(hv_machine *m, uint64_t gpa, unsigned size)
+HV_NO_COVERAGE uint64_t hv_bus_mmio_read(hv_machine *m, uint64_t gpa, unsigned size)
 {
     struct hit h;
     uint64_t val = ~0ull;
@@ -279,7 +279,7 @@ uint64_t hv_bus_mmio_read(hv_machine *m, uint64_t gpa, unsigned size)
     return val & size_mask(size);
 }
 
-void hv_bus_mmio_write(hv_machine *m, uint64_t gpa, unsigned size,
+HV_NO_COVERAGE void hv_bus_mmio_write(hv_machine *m, uint64_t gpa, unsigned size,
                        uint64_t val)
 {
     struct hit h;
@@ -294,7 +294,7 @@ void hv_bus_mmio_write(hv_machine *m, uint64_t gpa, unsigned size,
     h.dev->active--;
 }
 
-uint32_t hv_bus_pio_read(hv_machine *m, uint64_t port, unsigned size)
+HV_NO_COVERAGE uint32_t hv_bus_pio_read(hv_machine *m, uint64_t port, unsigned size)
 {
     struct hit h;
     uint32_t val = 0xffffffffu;
@@ -307,7 +307,7 @@ uint32_t hv_bus_pio_read(hv_machine *m, uint64_t port, unsigned size)
     return val & (uint32_t)size_mask(size);
 }
 
-void hv_bus_pio_write(hv_machine *m, uint64_t port, unsigned size,
+HV_NO_COVERAGE void hv_bus_pio_write(hv_machine *m, uint64_t port, unsigned size,
                       uint32_t val)
 {
     struct hit h;
@@ -320,7 +320,7 @@ void hv_bus_pio_write(hv_machine *m, uint64_t port, unsigned size,
     h.dev->active--;
 }
 
-bool hv_bus_mmio_claimed(hv_machine *m, uint64_t gpa, hv_dev **dev_out)
+HV_NO_COVERAGE bool hv_bus_mmio_claimed(hv_machine *m, uint64_t gpa, hv_dev **dev_out)
 {
     struct hit h;
 
@@ -331,7 +331,7 @@ bool hv_bus_mmio_claimed(hv_machine *m, uint64_t gpa, hv_dev **dev_out)
     return true;
 }
 
-hv_dev *hv_bus_find_bdf(hv_machine *m, uint8_t bdf)
+HV_NO_COVERAGE hv_dev *hv_bus_find_bdf(hv_machine *m, uint8_t bdf)
 {
     for (unsigned i = 0; i < m->ndevs; i++)
         if (m->devs[i]->is_pci && m->bdf[i] == bdf)
@@ -339,7 +339,7 @@ hv_dev *hv_bus_find_bdf(hv_machine *m, uint8_t bdf)
     return NULL;
 }
 
-uint32_t hv_bus_cfg_read(hv_machine *m, uint8_t bdf, unsigned off,
+HV_NO_COVERAGE uint32_t hv_bus_cfg_read(hv_machine *m, uint8_t bdf, unsigned off,
                          unsigned size)
 {
     hv_dev *d = hv_bus_find_bdf(m, bdf);
@@ -349,7 +349,7 @@ uint32_t hv_bus_cfg_read(hv_machine *m, uint8_t bdf, unsigned off,
     return hv_pci_cfg_read(d, off, size);
 }
 
-void hv_bus_cfg_write(hv_machine *m, uint8_t bdf, unsigned off, unsigned size,
+HV_NO_COVERAGE void hv_bus_cfg_write(hv_machine *m, uint8_t bdf, unsigned off, unsigned size,
                       uint32_t val)
 {
     hv_dev *d = hv_bus_find_bdf(m, bdf);
