@@ -312,6 +312,14 @@ static void blk_reset(struct virtio_pci *vp, bool power_on)
         b->backend->ops->reset(b->backend);
 }
 
+static void blk_restored(struct virtio_pci *vp)
+{
+    struct virtio_blk *b = to_blk(vp);
+
+    if (b->backend->ops->reset)
+        b->backend->ops->reset(b->backend);
+}
+
 static void blk_destroy(struct virtio_pci *vp)
 {
     struct virtio_blk *b = to_blk(vp);
@@ -328,6 +336,7 @@ static const struct virtio_dev_ops virtio_blk_ops = {
     .status_changed = blk_status_changed,
     .queue_kick = blk_kick,
     .reset = blk_reset,
+    .restored = blk_restored,
     .destroy = blk_destroy,
 };
 
@@ -350,6 +359,7 @@ static struct virtio_pci_params blk_pci_params(const struct virtio_blk_params *p
         .queue_max_size = p->queue_size ? p->queue_size
                                         : VIRTIO_BLK_DEFAULT_QUEUE_SIZE,
         .config_len = VIRTIO_BLK_CFG_LEN,
+        .state_size = sizeof(struct virtio_blk),
         .device_features = f,
     };
 }

@@ -683,6 +683,44 @@ static void vp_destroy(hv_dev *dev)
     free(vp);
 }
 
+/* Snapshots: the model's struct (which starts with the transport) is copied
+ * whole, then the queue array and the config buffer. Every pointer in it
+ * was set at creation and never changes, so a byte copy is exact. */
+static size_t queues_bytes(const struct virtio_pci *vp)
+{
+    return (size_t)vp->p.num_queues * sizeof(*vp->queues);
+}
+
+static void *vp_save(const hv_dev *dev)
+{
+    const struct virtio_pci *vp = (const struct virtio_pci *)dev;
+    size_t qb = queues_bytes(vp);
+    uint8_t *s;
+
+    if (vp->p.state_size < sizeof(*vp)) /* the model did not say its size */
+        return NULL;
+    s = malloc(vp->p.state_size + qb + vp->p.config_len);
+    if (!s)
+        return NULL;
+    memcpy(s, vp, vp->p.state_size);
+    memcpy(s + vp->p.state_size, vp->queues, qb);
+    memcpy(s + vp->p.state_size + qb, vp->config, vp->p.config_len);
+    return s;
+}
+
+static void vp_load(hv_dev *dev, const void *state)
+{
+    struct virtio_pci *vp = to_vp(dev);
+    const uint8_t *s = state;
+    size_t qb = queues_bytes(vp);
+
+    memcpy(vp, s, vp->p.state_size);
+    memcpy(vp->queues, s + vp->p.state_size, qb);
+    memcpy(vp->config, s + vp->p.state_size + qb, vp->p.config_len);
+    if (vp->vops->restored)
+        vp->vops->restored(vp);
+}
+
 static const struct hv_dev_ops virtio_pci_dev_ops = {
     .mmio_read = vp_mmio_read,
     .mmio_write = vp_mmio_write,
@@ -692,6 +730,8 @@ static const struct hv_dev_ops virtio_pci_dev_ops = {
     .cfg_written = vp_cfg_written,
     .reset = vp_reset,
     .destroy = vp_destroy,
+    .save = vp_save,
+    .load = vp_load,
 };
 
 /* ---- construction ---------------------------------------------------------- */

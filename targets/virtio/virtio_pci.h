@@ -46,6 +46,9 @@ struct virtio_dev_ops {
     void (*reset)(struct virtio_pci *vp, bool power_on);
     /* Free the model's own allocations (not the struct itself). */
     void (*destroy)(struct virtio_pci *vp);
+    /* The device state was just loaded from a snapshot: bring backends
+     * back to their reset content. Optional. */
+    void (*restored)(struct virtio_pci *vp);
 };
 
 struct virtio_pci_params {
@@ -57,6 +60,7 @@ struct virtio_pci_params {
     uint16_t queue_max_size;  /* power of two, <= VIRTQ_MAX_SIZE */
     uint32_t config_len;      /* bytes of device configuration, <= 0x1000 */
     uint64_t device_features; /* device-specific bits offered */
+    size_t state_size;        /* sizeof the model's struct (snapshots) */
 };
 
 struct virtio_pci_queue {
