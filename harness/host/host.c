@@ -85,6 +85,21 @@ static int add_devices(struct hv_host *h, const char **err)
     return 0;
 }
 
+/* The initialized variant: run the layout's init program once, then keep
+ * the machine and the driver shadow it produced as the starting point. */
+static int run_init(struct hv_host *h, const char **err)
+{
+    hv_program_run(h->layout, h->layout->init, h->layout->init_len,
+                   &hv_host_exec_ops, h, &h->shadow);
+    h->snap = hv_machine_snapshot(h->m);
+    if (!h->snap) {
+        *err = "the target's init program needs snapshots (save/load) of every device";
+        return -1;
+    }
+    h->init_shadow = h->shadow;
+    return 0;
+}
+
 struct hv_host *hv_host_create(const char *target, const char **err)
 {
     const char *dummy;
@@ -120,6 +135,10 @@ struct hv_host *hv_host_create(const char *target, const char **err)
     hv_machine_reset(h->m);
     boot(h);
     hv_machine_set_reset_point(h->m);
+    if (l->init && run_init(h, err) < 0) {
+        hv_host_destroy(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -127,6 +146,7 @@ void hv_host_destroy(struct hv_host *h)
 {
     if (!h)
         return;
+    hv_snapshot_free(h->snap);
     hv_machine_destroy(h->m);
     free(h);
 }
@@ -135,11 +155,20 @@ unsigned hv_host_run(struct hv_host *h, const uint8_t *prog, size_t len)
 {
     unsigned n;
 
-    if (h->inputs++)
+    if (h->snap) {
+        if (h->inputs++)
+            hv_machine_restore(h->m, h->snap);
+        h->shadow = h->init_shadow;
+    } else if (h->inputs++) {
         hv_machine_reset(h->m);
+    }
     if (h->trace)
         fprintf(h->trace, "# input %lu: %zu bytes\n", h->inputs, len);
-    n = hv_program_run(h->layout, prog, len, &hv_host_exec_ops, h, &h->shadow);
+    if (h->snap)
+        n = hv_program_continue(h->layout, prog, len, &hv_host_exec_ops, h,
+                                &h->shadow);
+    else
+        n = hv_program_run(h->layout, prog, len, &hv_host_exec_ops, h, &h->shadow);
     if (h->trace)
         fflush(h->trace);
     return n;

@@ -26,6 +26,9 @@ struct hv_host {
     struct hv_shadow shadow;
     FILE *trace;          /* per-op + device trace, or NULL */
     unsigned long inputs; /* programs run so far */
+    /* initialized variant (layout->init): the state inputs start from */
+    struct hv_snapshot *snap;
+    struct hv_shadow init_shadow;
 };
 
 /* NULL on an unknown target/model or out of memory; *err says which. */

@@ -153,6 +153,11 @@ struct hv_layout {
     uint64_t dma_base, dma_size;
     /* structure-aware ops: index into mmio of the virtio modern BAR, or -1 */
     int8_t virtio_region;
+    /* Optional init program (binary): the "initialized" variant of a target
+     * runs it once, snapshots the machine, and starts every input from that
+     * snapshot (and the driver shadow it left) instead of from reset. */
+    const uint8_t *init;
+    uint16_t init_len;
 };
 
 /* All targets' layouts, NULL-terminated; and lookup by target name. */
@@ -261,5 +266,10 @@ bool hv_op_resolve(const struct hv_layout *l, const struct hv_op *op,
 unsigned hv_program_run(const struct hv_layout *l, const uint8_t *prog,
                         size_t len, const struct hv_exec_ops *ops, void *ctx,
                         struct hv_shadow *sh);
+/* The same, continuing from the driver shadow as it is (after an init
+ * program restored from a snapshot). */
+unsigned hv_program_continue(const struct hv_layout *l, const uint8_t *prog,
+                             size_t len, const struct hv_exec_ops *ops,
+                             void *ctx, struct hv_shadow *sh);
 
 #endif

@@ -45,6 +45,30 @@ static const struct hv_layout virtio_blk_layout = {
     .virtio_region = 0,
 };
 
+/* ---- virtio-blk-init: the same machine, every input starting after the
+ * driver's init (QEMU's features, one queue of 256): the "initialized"
+ * variant, so inputs spend their bytes and time on requests. */
+
+static const uint8_t virtio_blk_init_prog[] = {
+    HV_OP_VIRTQ_SETUP, 0x54, 0x6e, 0x00, 0x30, /* features=0x30006e54 */
+    0x00,                                      /* queues=1 */
+    0x00, 0x01,                                /* size=256 */
+};
+static const struct hv_layout virtio_blk_init_layout = {
+    .target = "virtio-blk-init",
+    .devs = virtio_blk_devs,
+    .ndevs = 1,
+    .mmio = virtio_blk_mmio,
+    .nmmio = 2,
+    .pio = virtio_blk_pio,
+    .npio = 1,
+    .dma_base = DMA_BASE,
+    .dma_size = DMA_SIZE,
+    .virtio_region = 0,
+    .init = virtio_blk_init_prog,
+    .init_len = sizeof(virtio_blk_init_prog),
+};
+
 /* ---- selftest-canary: the toy device with a planted bug (targets/selftest)
  * that proves the finding pipeline end to end. */
 
@@ -69,6 +93,7 @@ static const struct hv_layout canary_layout = {
 
 const struct hv_layout *const hv_layouts[] = {
     &virtio_blk_layout,
+    &virtio_blk_init_layout,
     &canary_layout,
     NULL,
 };

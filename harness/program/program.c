@@ -466,12 +466,45 @@ unsigned hv_program_run(const struct hv_layout *l, const uint8_t *prog,
                         size_t len, const struct hv_exec_ops *ops, void *ctx,
                         struct hv_shadow *sh)
 {
+    hv_shadow_reset(sh);
+    return hv_program_continue(l, prog, len, ops, ctx, sh);
+}
+
+/* Hot path of mutated inputs: most bytes are not opcodes. */
+static bool opcode_assigned(uint8_t code)
+{
+    switch (code) {
+    case HV_OP_MMIO_READ:
+    case HV_OP_MMIO_WRITE:
+    case HV_OP_PIO_READ:
+    case HV_OP_PIO_WRITE:
+    case HV_OP_CFG_READ:
+    case HV_OP_CFG_WRITE:
+    case HV_OP_DMA_WRITE:
+    case HV_OP_DMA_FILL:
+    case HV_OP_CLOCK_ADVANCE:
+    case HV_OP_RX_INJECT:
+    case HV_OP_VIRTQ_SETUP:
+    case HV_OP_VIRTQ_SUBMIT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+unsigned hv_program_continue(const struct hv_layout *l, const uint8_t *prog,
+                             size_t len, const struct hv_exec_ops *ops,
+                             void *ctx, struct hv_shadow *sh)
+{
     struct hv_op op;
     unsigned count = 0;
     size_t pos = 0;
 
-    hv_shadow_reset(sh);
     while (pos < len) {
+        if (!opcode_assigned(prog[pos])) {
+            pos++; /* an unassigned opcode is skipped */
+            continue;
+        }
         size_t n = hv_op_decode(prog + pos, len - pos, &op);
         if (n == 0)
             break;
