@@ -3,11 +3,15 @@
 Each worker writes every new input to the corpus directory the moment it
 finds it (nothing is lost on a kill), picks up the other workers' inputs
 (-reload), and is restarted with the remaining time when it stops on a
-finding. Crash/timeout/oom/leak files go to artifacts/.
+finding. Crash/timeout/oom/leak files go to artifacts/. An input of the
+corpus itself that crashes (a seed that finds a bug: libFuzzer would die on
+it at every start) is moved to quarantine/ before the restart; its artifact
+is triaged like any other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -47,6 +51,7 @@ class LibFuzzerEngine:
         self.dir = opts.workdir / opts.target / "libfuzzer"
         self.corpus = self.dir / "corpus"
         self.artifacts_dir = self.dir / "artifacts"
+        self.quarantine = self.dir / "quarantine"
         self.workers = [Worker(i, self.dir / "logs" / f"worker-{i}.log") for i in range(opts.jobs)]
 
     # -- campaign interface -------------------------------------------------
@@ -55,6 +60,8 @@ class LibFuzzerEngine:
         self.corpus.mkdir(parents=True, exist_ok=True)
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         copy_seeds(seeds, self.corpus)
+        for bad in input_files(self.quarantine) if self.quarantine.is_dir() else []:
+            (self.corpus / bad.name).unlink(missing_ok=True)
 
     def start(self, deadline: float) -> None:
         for w in self.workers:
@@ -71,6 +78,7 @@ class LibFuzzerEngine:
                 running = True
                 continue
             self._finish_run(w)
+            self._quarantine_crashing_inputs(w)
             if deadline - time.monotonic() >= 1 and w.quick_failures < 3:
                 self._start_worker(w, deadline)
                 running = True
@@ -152,6 +160,21 @@ class LibFuzzerEngine:
         else:
             w.quick_failures = 0
         w.proc = None
+
+    def _quarantine_crashing_inputs(self, w: Worker) -> None:
+        """Corpus files (named by their SHA-1) whose bytes the run's new
+        artifacts repeat: they would crash the restarted worker again."""
+        for _, art in self.artifacts():
+            try:
+                if art.stat().st_mtime < w.started - 1:
+                    continue
+                digest = hashlib.sha1(art.read_bytes()).hexdigest()
+            except OSError:
+                continue
+            src = self.corpus / digest
+            if src.is_file():
+                self.quarantine.mkdir(parents=True, exist_ok=True)
+                src.replace(self.quarantine / digest)
 
     def _any_new_artifact(self, w: Worker) -> bool:
         return any(p.stat().st_mtime >= w.started - 1 for _, p in self.artifacts())

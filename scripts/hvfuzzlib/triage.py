@@ -4,8 +4,11 @@ The hash recipe (shared by every host, so a bug hashes alike in-process and in
 the VM):
   * take the first stack of the report (the one printed with the error, not
     the "allocated by"/"freed by" stacks);
-  * keep the frames whose source file lies under targets/ (device code),
-    dropping targets/common/finding.c (the reporting helper);
+  * keep the frames whose source file lies under targets/<model>/ (device
+    model code); only when the stack has none, those under targets/common/
+    (DMA, bus, PCI plumbing shared by every model, which would otherwise
+    give every overflow through DMA one hash), never
+    targets/common/finding.c (the reporting helper);
   * the top three of those, innermost first; hash = first 16 hex digits of
     sha1 of the kind and their function names, joined by newlines (no line
     numbers, no addresses: stable across rebuilds and hosts; the kind keeps
@@ -105,8 +108,12 @@ def is_repo_frame(frame: Frame) -> bool:
     return frame.path.startswith(("targets/", "harness/")) and frame.path != FINDING_HELPER
 
 
+def is_model_frame(frame: Frame) -> bool:
+    return is_device_frame(frame) and not frame.path.startswith("targets/common/")
+
+
 def pick_frames(frames: list[Frame], count: int = 3) -> list[Frame]:
-    for keep in (is_device_frame, is_repo_frame, lambda f: bool(f.func)):
+    for keep in (is_model_frame, is_device_frame, is_repo_frame, lambda f: bool(f.func)):
         chosen = [f for f in frames if keep(f)]
         if chosen:
             return chosen[:count]
