@@ -25,44 +25,12 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    const char *target = "virtio-blk", *in = "-", *out = NULL;
-    bool have_in = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "-l")) {
-            hv_tool_list_targets(stdout);
-            return 0;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "-o")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "hvfuzz-disasm: %s needs an argument\n", a);
-                return 2;
-            }
-            if (a[1] == 't')
-                target = argv[++i];
-            else
-                out = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hvfuzz-disasm: unknown option %s (try --help)\n", a);
-            return 2;
-        } else if (have_in) {
-            fprintf(stderr, "hvfuzz-disasm: more than one input file (try --help)\n");
-            return 2;
-        } else {
-            in = a;
-            have_in = true;
-        }
-    }
-    const struct hv_layout *l = hv_layout_find(target);
-    if (!l) {
-        fprintf(stderr, "hvfuzz-disasm: unknown target '%s' (targets: ", target);
-        for (unsigned i = 0; hv_layouts[i]; i++)
-            fprintf(stderr, "%s%s", i ? ", " : "", hv_layouts[i]->target);
-        fprintf(stderr, ")\n");
-        return 2;
-    }
+    struct hv_tool_args args;
+    int st = hv_tool_parse("hvfuzz-disasm", argc, argv, usage, &args);
+    if (st >= 0)
+        return st;
+    const struct hv_layout *l = args.layout;
+    const char *in = args.in, *out = args.out;
     size_t len;
     char *bin = hv_tool_read("hvfuzz-disasm", in, &len);
     if (!bin)

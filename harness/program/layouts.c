@@ -32,17 +32,14 @@ static const struct hv_layout_region virtio_blk_pio[] = {
     /* legacy (transitional) I/O BAR */
     {.name = "bar0", .dev = 0, .bar = 0, .base = 0xc000, .size = 0x80},
 };
+#define VIRTIO_BLK_MACHINE                                                     \
+    .devs = virtio_blk_devs, .ndevs = 1, .mmio = virtio_blk_mmio, .nmmio = 2,  \
+    .pio = virtio_blk_pio, .npio = 1, .dma_base = DMA_BASE,                    \
+    .dma_size = DMA_SIZE, .virtio_region = 0
+
 static const struct hv_layout virtio_blk_layout = {
     .target = "virtio-blk",
-    .devs = virtio_blk_devs,
-    .ndevs = 1,
-    .mmio = virtio_blk_mmio,
-    .nmmio = 2,
-    .pio = virtio_blk_pio,
-    .npio = 1,
-    .dma_base = DMA_BASE,
-    .dma_size = DMA_SIZE,
-    .virtio_region = 0,
+    VIRTIO_BLK_MACHINE,
 };
 
 /* ---- virtio-blk-init: the same machine, every input starting after the
@@ -56,15 +53,7 @@ static const uint8_t virtio_blk_init_prog[] = {
 };
 static const struct hv_layout virtio_blk_init_layout = {
     .target = "virtio-blk-init",
-    .devs = virtio_blk_devs,
-    .ndevs = 1,
-    .mmio = virtio_blk_mmio,
-    .nmmio = 2,
-    .pio = virtio_blk_pio,
-    .npio = 1,
-    .dma_base = DMA_BASE,
-    .dma_size = DMA_SIZE,
-    .virtio_region = 0,
+    VIRTIO_BLK_MACHINE,
     .init = virtio_blk_init_prog,
     .init_len = sizeof(virtio_blk_init_prog),
 };

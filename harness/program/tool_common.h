@@ -76,4 +76,59 @@ static inline void hv_tool_list_targets(FILE *f)
     fprintf(f, "\n");
 }
 
+struct hv_tool_args {
+    const char *in;  /* "-" = stdin */
+    const char *out; /* NULL = stdout */
+    const struct hv_layout *layout;
+};
+
+/* The command line both tools share: [-t TARGET] [-o OUT] [-l] [-h] [IN].
+ * Returns -1 when the tool should go on, else its exit status. */
+static inline int hv_tool_parse(const char *prog, int argc, char **argv,
+                                void (*usage)(FILE *), struct hv_tool_args *a)
+{
+    const char *target = "virtio-blk";
+    bool have_in = false;
+
+    a->in = "-";
+    a->out = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(arg, "-l")) {
+            hv_tool_list_targets(stdout);
+            return 0;
+        } else if (!strcmp(arg, "-t") || !strcmp(arg, "-o")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "%s: %s needs an argument\n", prog, arg);
+                return 2;
+            }
+            if (arg[1] == 't')
+                target = argv[++i];
+            else
+                a->out = argv[++i];
+        } else if (arg[0] == '-' && arg[1]) {
+            fprintf(stderr, "%s: unknown option %s (try --help)\n", prog, arg);
+            return 2;
+        } else if (have_in) {
+            fprintf(stderr, "%s: more than one input file (try --help)\n", prog);
+            return 2;
+        } else {
+            a->in = arg;
+            have_in = true;
+        }
+    }
+    a->layout = hv_layout_find(target);
+    if (!a->layout) {
+        fprintf(stderr, "%s: unknown target '%s' (targets: ", prog, target);
+        for (unsigned i = 0; hv_layouts[i]; i++)
+            fprintf(stderr, "%s%s", i ? ", " : "", hv_layouts[i]->target);
+        fprintf(stderr, ")\n");
+        return 2;
+    }
+    return -1;
+}
+
 #endif

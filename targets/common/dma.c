@@ -67,7 +67,10 @@ static int dma_mmio(hv_dev *dev, uint64_t gpa, uint8_t *buf, size_t len,
     return 0;
 }
 
-int hv_dma_read(hv_dev *dev, uint64_t gpa, void *buf, size_t len)
+/* One transfer between the device and [gpa, gpa+len): the window directly,
+ * MMIO through the bus, anything else refused. */
+static int dma_access(hv_dev *dev, uint64_t gpa, uint8_t *buf, size_t len,
+                      bool write)
 {
     hv_machine *m = dev->machine;
     uint8_t *p;
@@ -78,28 +81,26 @@ int hv_dma_read(hv_dev *dev, uint64_t gpa, void *buf, size_t len)
         return -1;
     p = hv_dma_window_ptr(m, gpa, len);
     if (!p)
-        return dma_mmio(dev, gpa, buf, len, false);
-    memcpy(buf, p, len);
+        return dma_mmio(dev, gpa, buf, len, write);
+    if (write) {
+        memcpy(p, buf, len);
+        hv_mem_mark_dirty(m, gpa, len);
+    } else {
+        memcpy(buf, p, len);
+    }
     if (hv_tracing(m))
-        hv_trace(m, "dma %s read 0x%llx+%zu", dev->name, (unsigned long long)gpa, len);
+        hv_trace(m, "dma %s %s 0x%llx+%zu", dev->name, write ? "write" : "read",
+                 (unsigned long long)gpa, len);
     return 0;
 }
 
+int hv_dma_read(hv_dev *dev, uint64_t gpa, void *buf, size_t len)
+{
+    return dma_access(dev, gpa, buf, len, false);
+}
+
+/* dma_access only reads from buf when writing. */
 int hv_dma_write(hv_dev *dev, uint64_t gpa, const void *buf, size_t len)
 {
-    hv_machine *m = dev->machine;
-    uint8_t *p;
-
-    if (len == 0)
-        return 0;
-    if (!range_ok(gpa, len) || !may_master(dev))
-        return -1;
-    p = hv_dma_window_ptr(m, gpa, len);
-    if (!p)
-        return dma_mmio(dev, gpa, (uint8_t *)(uintptr_t)buf, len, true);
-    memcpy(p, buf, len);
-    hv_mem_mark_dirty(m, gpa, len);
-    if (hv_tracing(m))
-        hv_trace(m, "dma %s write 0x%llx+%zu", dev->name, (unsigned long long)gpa, len);
-    return 0;
+    return dma_access(dev, gpa, (uint8_t *)(uintptr_t)buf, len, true);
 }
