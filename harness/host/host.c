@@ -17,46 +17,12 @@ void hv_host_set_trace(struct hv_host *h, FILE *f)
     hv_machine_set_trace(h->m, f ? trace_line : NULL, h);
 }
 
-static void program_bar(hv_machine *m, uint8_t bdf, const hv_dev *d,
-                        const struct hv_layout_region *r)
-{
-    const struct hv_bar *bar = &d->pci.bars[r->bar];
-    unsigned off = HV_PCI_BAR0 + 4u * r->bar;
-
-    if (r->bar >= HV_PCI_NUM_BARS || bar->size == 0)
-        return;
-    hv_bus_cfg_write(m, bdf, off, 4, (uint32_t)r->base);
-    if (bar->type == HV_BAR_MEM64)
-        hv_bus_cfg_write(m, bdf, off + 4, 4, (uint32_t)(r->base >> 32));
-}
-
-static void program_regions(struct hv_host *h, const struct hv_layout_region *rs,
-                            unsigned n)
-{
-    for (unsigned i = 0; i < n; i++) {
-        const struct hv_layout_device *ld = &h->layout->devs[rs[i].dev];
-        hv_dev *d;
-
-        if (ld->bdf == HV_NO_BDF || !(d = hv_bus_find_bdf(h->m, ld->bdf)))
-            continue;
-        program_bar(h->m, ld->bdf, d, &rs[i]);
-    }
-}
-
 /* What the agent does after firmware: BARs to the layout's addresses, then
- * memory/IO decoding and bus mastering on. */
+ * memory/IO decoding and bus mastering on. The same code as the agent's
+ * (harness/program/boot.c), through this host's exec ops. */
 static void boot(struct hv_host *h)
 {
-    const struct hv_layout *l = h->layout;
-
-    program_regions(h, l->mmio, l->nmmio);
-    program_regions(h, l->pio, l->npio);
-    for (unsigned i = 0; i < l->ndevs; i++) {
-        if (l->devs[i].bdf == HV_NO_BDF)
-            continue;
-        hv_bus_cfg_write(h->m, l->devs[i].bdf, HV_PCI_COMMAND, 2,
-                         HV_PCI_CMD_IO | HV_PCI_CMD_MEM | HV_PCI_CMD_MASTER);
-    }
+    hv_program_boot(h->layout, &hv_host_exec_ops, h);
 }
 
 static int add_devices(struct hv_host *h, const char **err)
@@ -102,6 +68,18 @@ static int run_init(struct hv_host *h, const char **err)
 
 struct hv_host *hv_host_create(const char *target, const char **err)
 {
+    return hv_host_create_with_ram(target, NULL, err);
+}
+
+struct hv_host *hv_host_create_with_ram(const char *target, uint8_t *ram,
+                                        const char **err)
+{
+    return hv_host_create_ex(target, ram, 0, err);
+}
+
+struct hv_host *hv_host_create_ex(const char *target, uint8_t *ram,
+                                  unsigned flags, const char **err)
+{
     const char *dummy;
     struct hv_host *h;
     struct hv_machine_config cfg = {0};
@@ -122,6 +100,7 @@ struct hv_host *hv_host_create(const char *target, const char **err)
     h->layout = l;
     cfg.dma_base = l->dma_base;
     cfg.dma_size = l->dma_size;
+    cfg.ram = ram;
     h->m = hv_machine_create(&cfg);
     if (!h->m) {
         *err = "out of memory";
@@ -133,6 +112,8 @@ struct hv_host *hv_host_create(const char *target, const char **err)
         return NULL;
     }
     hv_machine_reset(h->m);
+    if (flags & HV_HOST_GUEST_BOOT)
+        return h;
     boot(h);
     hv_machine_set_reset_point(h->m);
     if (l->init && run_init(h, err) < 0) {
@@ -151,27 +132,36 @@ void hv_host_destroy(struct hv_host *h)
     free(h);
 }
 
-unsigned hv_host_run(struct hv_host *h, const uint8_t *prog, size_t len)
+void hv_host_prepare(struct hv_host *h)
 {
-    unsigned n;
-
     if (h->snap) {
         if (h->inputs++)
             hv_machine_restore(h->m, h->snap);
         h->shadow = h->init_shadow;
-    } else if (h->inputs++) {
-        hv_machine_reset(h->m);
+    } else {
+        if (h->inputs++)
+            hv_machine_reset(h->m);
+        hv_shadow_reset(&h->shadow);
     }
+}
+
+unsigned hv_host_exec(struct hv_host *h, const uint8_t *prog, size_t len)
+{
+    unsigned n;
+
     if (h->trace)
         fprintf(h->trace, "# input %lu: %zu bytes\n", h->inputs, len);
-    if (h->snap)
-        n = hv_program_continue(h->layout, prog, len, &hv_host_exec_ops, h,
-                                &h->shadow);
-    else
-        n = hv_program_run(h->layout, prog, len, &hv_host_exec_ops, h, &h->shadow);
+    n = hv_program_continue(h->layout, prog, len, &hv_host_exec_ops, h,
+                            &h->shadow);
     if (h->trace)
         fflush(h->trace);
     return n;
+}
+
+unsigned hv_host_run(struct hv_host *h, const uint8_t *prog, size_t len)
+{
+    hv_host_prepare(h);
+    return hv_host_exec(h, prog, len);
 }
 
 /* ---- hv_exec_ops over the machine ------------------------------------- */

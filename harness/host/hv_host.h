@@ -33,9 +33,23 @@ struct hv_host {
 
 /* NULL on an unknown target/model or out of memory; *err says which. */
 struct hv_host *hv_host_create(const char *target, const char **err);
+/* The same with the DMA window backed by `ram` (layout->dma_size bytes,
+ * e.g. a VM's guest memory); NULL ram: allocated. */
+struct hv_host *hv_host_create_with_ram(const char *target, uint8_t *ram,
+                                        const char **err);
+/* The same with flags: HV_HOST_GUEST_BOOT leaves the BARs unprogrammed and
+ * the layout's init program unrun (in hvfuzz-vmm the guest agent does
+ * both; the VMM then takes the reset point / snapshot itself). */
+#define HV_HOST_GUEST_BOOT 0x1u
+struct hv_host *hv_host_create_ex(const char *target, uint8_t *ram,
+                                  unsigned flags, const char **err);
 void hv_host_destroy(struct hv_host *h);
-/* Reset to the booted state, then run one program. Returns ops executed. */
+/* Reset to the booted state (or the init snapshot), then run one program.
+ * Returns ops executed. The two halves are also callable on their own
+ * (benchmarks time them apart): */
 unsigned hv_host_run(struct hv_host *h, const uint8_t *prog, size_t len);
+void hv_host_prepare(struct hv_host *h);
+unsigned hv_host_exec(struct hv_host *h, const uint8_t *prog, size_t len);
 /* Trace every op and device event to `f` (NULL: off). */
 void hv_host_set_trace(struct hv_host *h, FILE *f);
 

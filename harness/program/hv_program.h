@@ -184,6 +184,15 @@ struct hv_exec_ops {
     void (*rx_inject)(void *ctx, const uint8_t *buf, uint32_t len);
 };
 
+/* "Boot" the layout's PCI devices through ops->cfg_read/cfg_write only, as
+ * firmware would (harness/program/boot.c): every BAR named by a layout region
+ * written with the region's base (its low dword read first: a 64-bit memory
+ * BAR also gets the high dword), then the command register of every PCI
+ * device set to I/O | memory | bus master. The in-process host and the guest
+ * agent (after QEMU's firmware, too) both boot this way. */
+void hv_program_boot(const struct hv_layout *l, const struct hv_exec_ops *ops,
+                     void *ctx);
+
 /* ---- driver shadow: state of the structure-aware ops ------------------- */
 
 struct hv_virtq_shadow {
