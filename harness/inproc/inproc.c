@@ -5,7 +5,13 @@
 #include <string.h>
 
 static struct hv_host *the_host;
+static const char *the_target;
 static FILE *trace_to;
+
+const char *hv_inproc_target(void)
+{
+    return the_target;
+}
 
 void hv_inproc_set_trace(FILE *f)
 {
@@ -20,6 +26,7 @@ struct hv_host *hv_inproc_host(const char *target)
 
     if (the_host)
         return the_host;
+    the_target = target;
     the_host = hv_host_create(target, &err);
     if (!the_host) {
         fprintf(stderr, "hvfuzz: error: cannot build target '%s': %s\n",

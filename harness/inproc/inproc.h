@@ -20,6 +20,10 @@ struct hv_host *hv_inproc_host(const char *target);
 /* Run one input on `target` (what every LLVMFuzzerTestOneInput does). */
 int hv_inproc_run(const char *target, const uint8_t *data, size_t size);
 
+/* The target this binary was built for (the first hv_inproc_run call
+ * names it; the replay main runs one empty input to learn it). */
+const char *hv_inproc_target(void);
+
 /* Set by the replay main before the first input: trace destination. */
 void hv_inproc_set_trace(FILE *f);
 
