@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from .common import input_files, require_tool
+from .common import engine_dir_name, input_files, require_tool
 from .proc import LogTail, spawn, stop_all
 
 AFL_ENV = {
@@ -57,7 +57,8 @@ class AflEngine:
         self.opts = opts
         self.binary = binary
         self.dict_path = dict_path
-        self.dir = opts.workdir / opts.target / "afl"
+        self.dir = opts.workdir / opts.target / engine_dir_name(
+            "afl", getattr(opts, "mode", "inproc"))
         self.out = self.dir / "out"
         self.input = self.dir / "input"
         self.names = ["default"] if opts.jobs == 1 else \

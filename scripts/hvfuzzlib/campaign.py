@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import build, findings
-from .common import (UserError, bin_path, display_path, info, input_files, read_json,
-                     repo_root, replay_preset, sha1_bytes, write_json)
+from .common import (UserError, bin_path, binary_name, display_path, info, input_files,
+                     read_json, repo_root, replay_preset, sha1_bytes, write_json)
 
 INITED_RE = re.compile(r"INITED cov: (?P<cov>\d+)(?: ft: (?P<ft>\d+))?")
 TTY_INTERVAL = 1.0
@@ -34,6 +34,7 @@ class Options:
     timeout: int
     verbose: bool = False
     extra_seeds: list = field(default_factory=list)
+    mode: str = "inproc"  # or "vm": vm-<target> (hvfuzz-vmm + the guest agent)
 
 
 # -- seeds -------------------------------------------------------------------
@@ -177,14 +178,15 @@ class Triager:
             copy = Path(tmp) / "input.bin"
             copy.write_bytes(data)
             rep = findings.replay_input(self.opts.target, copy,
-                                        timeout=2 * self.opts.timeout + 5)
+                                        timeout=2 * self.opts.timeout + 5,
+                                        mode=self.opts.mode)
         self.artifacts += 1
         if not rep.tri.kind:
             self.unreproducible.append(str(path))
             self.record[key] = {"reproducible": False}
         else:
             stored = findings.store_finding(self.opts.crashes_dir, self.opts.target, engine,
-                                            data, rep, source=str(path))
+                                            data, rep, source=str(path), mode=self.opts.mode)
             self.note(stored, rep, progress)
             self.record[key] = {"reproducible": True, "hash": rep.tri.hash, "kind": rep.tri.kind}
         write_json(self.record_path, self.record)
@@ -220,13 +222,16 @@ class Campaign:
                    replay_preset()]
         for preset in dict.fromkeys(presets):
             build.ensure_built(preset, self.opts.verbose)
+        name = binary_name(self.opts.target, self.opts.mode)
         for preset in dict.fromkeys(presets):
-            build.require_binary(bin_path(preset, f"fuzz-{self.opts.target}"), preset)
+            build.require_binary(bin_path(preset, name), preset)
+        if self.opts.mode == "vm":  # coverage is measured in-process
+            build.require_binary(bin_path("libfuzzer", f"fuzz-{self.opts.target}"), "libfuzzer")
 
     def make_engine(self):
         from .afl import AflEngine
         from .libfuzzer import LibFuzzerEngine
-        binary = bin_path(self.opts.engine, f"fuzz-{self.opts.target}")
+        binary = bin_path(self.opts.engine, binary_name(self.opts.target, self.opts.mode))
         cls = LibFuzzerEngine if self.opts.engine == "libfuzzer" else AflEngine
         return cls(self.opts, binary, dictionary(self.opts.target))
 
@@ -258,7 +263,8 @@ class Campaign:
         start = time.monotonic()
         deadline = start + opts.time
         progress = ProgressLine(opts.time)
-        info(f"fuzzing {opts.target} with {opts.engine} for {opts.time}s, {opts.jobs} job(s); "
+        mode = " in the VM (hvfuzz-vmm)" if opts.mode == "vm" else ""
+        info(f"fuzzing {opts.target}{mode} with {opts.engine} for {opts.time}s, {opts.jobs} job(s); "
              f"corpus in {display_path(engine.dir)}")
         engine.start(deadline)
         while not self.stop_requested and time.monotonic() < deadline:
@@ -292,7 +298,7 @@ class Campaign:
         opts = self.opts
         prog = engine.progress()
         result = {
-            "target": opts.target, "engine": opts.engine, "jobs": opts.jobs,
+            "target": opts.target, "mode": opts.mode, "engine": opts.engine, "jobs": opts.jobs,
             "seconds": round(elapsed, 1), "execs": prog["execs"],
             "exec_per_sec": round(prog["execs"] / elapsed, 1) if elapsed > 0 else 0.0,
             "corpus_size": prog["corpus"], "corpus_dirs": [display_path(d) for d in engine.corpus_dirs()],

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from . import build
-from .common import (DEFAULT_TARGET, ENGINES, UserError, check_target, read_targets, repo_root)
+from .common import (DEFAULT_TARGET, ENGINES, MODES, UserError, check_mode, check_target,
+                     read_targets, repo_root)
 
 TEST_PRESETS = ("dev", "libfuzzer", "afl")
 
@@ -60,6 +61,10 @@ def add_fuzz(sub) -> None:
     f.add_argument("target", nargs="?", default=DEFAULT_TARGET,
                    help=f"target from 'hvfuzz list' (default {DEFAULT_TARGET})")
     f.add_argument("--engine", default="libfuzzer", choices=ENGINES, help="default libfuzzer")
+    f.add_argument("--mode", default="inproc", choices=MODES,
+                   help="inproc (default): the device driven directly; vm: full-system, the "
+                   "guest agent in a KVM VM drives it (vm-<target>; workdir "
+                   "<workdir>/<target>/<engine>-vm/)")
     f.add_argument("--time", type=positive_int, default=60, metavar="SECONDS",
                    help="campaign length (default 60)")
     f.add_argument("--jobs", type=positive_int, default=1, metavar="N",
@@ -87,6 +92,8 @@ def add_repro(sub) -> None:
     r.add_argument("--timeout", type=positive_int, default=25, metavar="SECONDS",
                    help="report a hang after this long (default 25)")
     r.add_argument("--trace", action="store_true", help="pass --trace to the replay binary")
+    r.add_argument("--mode", choices=MODES, help="inproc (fuzz-<target>) or vm (vm-<target>, "
+                   "in a KVM VM); default: from meta.json beside the file, else inproc")
 
 
 def add_list(sub) -> None:
@@ -113,6 +120,7 @@ def cmd_test(args) -> int:
 def cmd_fuzz(args) -> int:
     from . import campaign
     check_target(args.target)
+    check_mode(args.target, args.mode)
     for d in args.seeds:
         if not d.is_dir():
             raise UserError(f"no such seed directory: {d}")
@@ -121,13 +129,13 @@ def cmd_fuzz(args) -> int:
         target=args.target, engine=args.engine, time=args.time, jobs=args.jobs,
         workdir=(args.workdir or root / "out").absolute(), json=args.json,
         crashes_dir=(args.crashes_dir or root / "crashes").absolute(),
-        timeout=args.timeout, verbose=args.verbose, extra_seeds=args.seeds)
+        timeout=args.timeout, verbose=args.verbose, extra_seeds=args.seeds, mode=args.mode)
     return campaign.run(opts)
 
 
 def cmd_repro(args) -> int:
     from . import repro
-    return repro.run(args.files, args.target, args.timeout, args.trace)
+    return repro.run(args.files, args.target, args.timeout, args.trace, args.mode)
 
 
 COMMANDS = {"list": cmd_list, "test": cmd_test, "fuzz": cmd_fuzz, "repro": cmd_repro}

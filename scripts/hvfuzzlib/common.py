@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 ENGINES = ("libfuzzer", "afl")
+MODES = ("inproc", "vm")  # in-process targets, or full-system (hvfuzz-vmm + agent)
 ENGINE_PRESET = {"libfuzzer": "libfuzzer", "afl": "afl"}
 DEFAULT_TARGET = "virtio-blk"
 
@@ -68,6 +69,25 @@ def check_target(name: str) -> str:
     if name not in names and not (name and "/" not in name and source.is_file()):
         raise UserError(f"unknown target '{name}' (known: {', '.join(names)})")
     return name
+
+
+def binary_name(target: str, mode: str = "inproc") -> str:
+    """fuzz-<target> (in-process) or vm-<target> (hvfuzz-vmm)."""
+    return f"{'vm' if mode == 'vm' else 'fuzz'}-{target}"
+
+
+def check_mode(target: str, mode: str) -> str:
+    """VM mode exists for targets with a harness/vmm/fuzz_vm_<name>.c."""
+    if mode == "vm":
+        source = repo_root() / "harness" / "vmm" / f"fuzz_vm_{target.replace('-', '_')}.c"
+        if not source.is_file():
+            raise UserError(f"target '{target}' has no VM mode (no {display_path(source)})")
+    return mode
+
+
+def engine_dir_name(engine: str, mode: str = "inproc") -> str:
+    """Campaign folder of an engine: <engine>, or <engine>-vm in VM mode."""
+    return f"{engine}-vm" if mode == "vm" else engine
 
 
 def require_tool(name: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import triage
-from .common import (bin_path, display_path, read_json, replay_preset, repo_root,
+from .common import (bin_path, binary_name, display_path, read_json, replay_preset, repo_root,
                      sanitizer_env, write_atomic, write_json)
 
 TIMEOUT_SAMPLES = 2
@@ -29,8 +29,8 @@ class Replay:
     command: list[str]
 
 
-def replay_binary(target: str) -> Path:
-    return bin_path(replay_preset(), f"fuzz-{target}")
+def replay_binary(target: str, mode: str = "inproc") -> Path:
+    return bin_path(replay_preset(), binary_name(target, mode))
 
 
 def run_replay(binary: Path, path: Path, timeout: float, extra=()) -> tuple[int | None, str, str]:
@@ -66,9 +66,10 @@ def signal_triage(returncode: int) -> triage.Triage:
                          summary=f"exit status {returncode} without a report")
 
 
-def replay_input(target: str, path: Path, timeout: float = 25.0, extra=()) -> Replay:
-    """Replay one input and classify the outcome."""
-    binary = replay_binary(target)
+def replay_input(target: str, path: Path, timeout: float = 25.0, extra=(),
+                 mode: str = "inproc") -> Replay:
+    """Replay one input (in-process, or in the VM) and classify the outcome."""
+    binary = replay_binary(target, mode)
     cmd = [str(binary), *extra, str(path)]
     rc, out, err = run_replay(binary, path, timeout, extra)
     if rc is None:
@@ -104,12 +105,14 @@ def disasm(target: str, path: Path) -> str | None:
     return None
 
 
-def repro_command(input_path: Path) -> str:
+def repro_command(input_path: Path, mode: str = "inproc") -> str:
     """One command that reproduces the finding from anywhere in the repo."""
     shown = display_path(input_path)
+    opt = " --mode vm" if mode == "vm" else ""
     if os.path.isabs(shown):
-        return f"{shlex.quote(str(repo_root() / 'scripts' / 'hvfuzz'))} repro {shlex.quote(shown)}"
-    return f"scripts/hvfuzz repro {shlex.quote(shown)}"
+        return (f"{shlex.quote(str(repo_root() / 'scripts' / 'hvfuzz'))} repro{opt} "
+                f"{shlex.quote(shown)}")
+    return f"scripts/hvfuzz repro{opt} {shlex.quote(shown)}"
 
 
 def now() -> str:
@@ -124,14 +127,14 @@ class Stored:
 
 
 def store_finding(crashes_dir: Path, target: str, engine: str, data: bytes,
-                  rep: Replay, source: str) -> Stored:
+                  rep: Replay, source: str, mode: str = "inproc") -> Stored:
     """Store a finding, or count it when its hash is already stored (keeping
     the smaller input)."""
     tri = rep.tri
     hdir = crashes_dir / target / tri.hash
     meta_path = hdir / "meta.json"
     meta = read_json(meta_path)
-    repro = repro_command(hdir / "input.bin")
+    repro = repro_command(hdir / "input.bin", mode)
     if meta:
         meta["count"] = int(meta.get("count", 1)) + 1
         meta["last_seen"] = now()
@@ -143,7 +146,7 @@ def store_finding(crashes_dir: Path, target: str, engine: str, data: bytes,
         return Stored(hdir, False, meta)
     write_files(hdir, target, data, rep, repro)
     meta = {
-        "target": target, "mode": "inproc", "engine": engine, "kind": tri.kind,
+        "target": target, "mode": mode, "engine": engine, "kind": tri.kind,
         "hash": tri.hash, "first_frame": tri.first_frame,
         "frames": [str(f) for f in tri.frames], "site": tri.site,
         "summary": tri.summary, "date": now(), "last_seen": now(), "size": len(data),

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import UserError, input_files
+from .common import UserError, engine_dir_name, input_files
 from .proc import LogTail, spawn, stop_all
 
 STATUS_RE = re.compile(r"^#(?P<execs>\d+)\s+(?P<event>\w+)\s.*?cov: (?P<cov>\d+)"
@@ -48,7 +48,8 @@ class LibFuzzerEngine:
         self.opts = opts
         self.binary = binary
         self.dict_path = dict_path
-        self.dir = opts.workdir / opts.target / "libfuzzer"
+        self.dir = opts.workdir / opts.target / engine_dir_name(
+            "libfuzzer", getattr(opts, "mode", "inproc"))
         self.corpus = self.dir / "corpus"
         self.artifacts_dir = self.dir / "artifacts"
         self.quarantine = self.dir / "quarantine"

@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 from . import build, findings
-from .common import (DEFAULT_TARGET, UserError, bin_path, check_target, read_json, read_targets,
-                     replay_preset, repo_root)
+from .common import (DEFAULT_TARGET, UserError, bin_path, check_mode, check_target, read_json,
+                     read_targets, replay_preset, repo_root)
 
 
 def target_for(path: Path, explicit: str | None) -> str:
@@ -41,14 +41,26 @@ def assemble(target: str, path: Path, tmp: Path) -> Path:
     raise UserError(f"{path} is a text program but hvfuzz-asm is not built (build the dev preset)")
 
 
-def repro_one(path: Path, target: str, timeout: float, trace: bool, tmp: Path) -> bool:
+def mode_for(path: Path, explicit: str | None) -> str:
+    """--mode, else meta.json beside the file ("vm" findings replay in the VM), else inproc."""
+    if explicit:
+        return explicit
+    meta = read_json(path.parent / "meta.json")
+    if isinstance(meta, dict) and meta.get("mode") in ("inproc", "vm"):
+        return meta["mode"]
+    return "inproc"
+
+
+def repro_one(path: Path, target: str, timeout: float, trace: bool, tmp: Path,
+              mode: str = "inproc") -> bool:
     """Replay one file; True when a finding reproduced."""
     binfile = assemble(target, path, tmp) if path.suffix == ".hvf" else path
-    print(f"=== {path} (target {target}, {binfile.stat().st_size} bytes)")
+    where = ", in the VM" if mode == "vm" else ""
+    print(f"=== {path} (target {target}{where}, {binfile.stat().st_size} bytes)")
     text = findings.disasm(target, binfile)
     print(text.rstrip("\n") if text is not None else "(text form unavailable: hvfuzz-disasm not built)")
     rep = findings.replay_input(target, binfile, timeout=timeout,
-                                extra=("--trace",) if trace else ())
+                                extra=("--trace",) if trace else (), mode=mode)
     print(f"--- replay: {' '.join(rep.command)}")
     if rep.report.strip():
         print(rep.report.rstrip("\n"))
@@ -61,19 +73,21 @@ def repro_one(path: Path, target: str, timeout: float, trace: bool, tmp: Path) -
     return False
 
 
-def run(files: list[str], target: str | None, timeout: float, trace: bool) -> int:
+def run(files: list[str], target: str | None, timeout: float, trace: bool,
+        mode: str | None = None) -> int:
     paths = [Path(f) for f in files]
     for p in paths:
         if not p.is_file():
             raise UserError(f"no such file: {p}")
     targets = [target_for(p, target) for p in paths]
+    modes = [check_mode(t, mode_for(p, mode)) for p, t in zip(paths, targets)]
     build.bootstrap()
     build.ensure_built(replay_preset())
-    for t in dict.fromkeys(targets):
-        build.require_binary(findings.replay_binary(t), replay_preset())
+    for t, m in dict.fromkeys(zip(targets, modes)):
+        build.require_binary(findings.replay_binary(t, m), replay_preset())
     reproduced = False
     with tempfile.TemporaryDirectory(prefix="hvfuzz-repro-") as tmp:
-        for p, t in zip(paths, targets):
-            reproduced |= repro_one(p, t, timeout, trace, Path(tmp))
+        for p, t, m in zip(paths, targets, modes):
+            reproduced |= repro_one(p, t, timeout, trace, Path(tmp), m)
             sys.stdout.flush()
     return 1 if reproduced else 0
