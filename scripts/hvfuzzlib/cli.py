@@ -92,8 +92,14 @@ def add_repro(sub) -> None:
     r.add_argument("--timeout", type=positive_int, default=25, metavar="SECONDS",
                    help="report a hang after this long (default 25)")
     r.add_argument("--trace", action="store_true", help="pass --trace to the replay binary")
-    r.add_argument("--mode", choices=MODES, help="inproc (fuzz-<target>) or vm (vm-<target>, "
-                   "in a KVM VM); default: from meta.json beside the file, else inproc")
+    r.add_argument("--mode", choices=MODES + ("qemu",),
+                   help="inproc (fuzz-<target>), vm (vm-<target>, in a KVM VM) or qemu (the "
+                   "guest agent under stock qemu-system-x86_64 against QEMU's own device, "
+                   "printing the per-op trace); default: from meta.json beside the file, "
+                   "else inproc")
+    r.add_argument("--accel", choices=("tcg", "kvm"), default="tcg",
+                   help="QEMU accelerator for --mode qemu (default tcg; kvm on hosts with "
+                   "hardware virtualization)")
 
 
 def add_list(sub) -> None:
@@ -135,7 +141,7 @@ def cmd_fuzz(args) -> int:
 
 def cmd_repro(args) -> int:
     from . import repro
-    return repro.run(args.files, args.target, args.timeout, args.trace, args.mode)
+    return repro.run(args.files, args.target, args.timeout, args.trace, args.mode, args.accel)
 
 
 COMMANDS = {"list": cmd_list, "test": cmd_test, "fuzz": cmd_fuzz, "repro": cmd_repro}

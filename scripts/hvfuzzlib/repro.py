@@ -1,4 +1,5 @@
-"""`hvfuzz repro FILE...`: replay inputs, print text form, report, kind and hash."""
+"""`hvfuzz repro FILE...`: replay inputs, print text form, report, kind and hash
+(in-process, in the VM, or under stock QEMU's own device through the agent)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import build, findings
+from . import build, findings, qemu
 from .common import (DEFAULT_TARGET, UserError, bin_path, check_mode, check_target, read_json,
                      read_targets, replay_preset, repo_root)
 
@@ -51,10 +52,25 @@ def mode_for(path: Path, explicit: str | None) -> str:
     return "inproc"
 
 
+def repro_qemu(path: Path, binfile: Path, target: str, timeout: float, tmp: Path,
+               accel: str) -> bool:
+    """Run one program under stock QEMU; True when QEMU itself died."""
+    print(f"=== {path} (target {target}, under QEMU's own device, {accel})")
+    rc, serial, err = qemu.run(target, binfile, replay_preset(), accel, timeout, tmp)
+    print(serial.rstrip("\n"))
+    if err.strip():
+        print(err.rstrip("\n"))
+    print(f"--- {qemu.describe(rc)}")
+    return rc < 0 or rc not in (qemu.EXIT_DONE, qemu.EXIT_AGENT_FAULT,
+                                 qemu.EXIT_TRIPLE_FAULT, qemu.EXIT_TIMEOUT)
+
+
 def repro_one(path: Path, target: str, timeout: float, trace: bool, tmp: Path,
-              mode: str = "inproc") -> bool:
+              mode: str = "inproc", accel: str = "tcg") -> bool:
     """Replay one file; True when a finding reproduced."""
     binfile = assemble(target, path, tmp) if path.suffix == ".hvf" else path
+    if mode == "qemu":
+        return repro_qemu(path, binfile, target, timeout, tmp, accel)
     where = ", in the VM" if mode == "vm" else ""
     print(f"=== {path} (target {target}{where}, {binfile.stat().st_size} bytes)")
     text = findings.disasm(target, binfile)
@@ -74,20 +90,26 @@ def repro_one(path: Path, target: str, timeout: float, trace: bool, tmp: Path,
 
 
 def run(files: list[str], target: str | None, timeout: float, trace: bool,
-        mode: str | None = None) -> int:
+        mode: str | None = None, accel: str = "tcg") -> int:
     paths = [Path(f) for f in files]
     for p in paths:
         if not p.is_file():
             raise UserError(f"no such file: {p}")
     targets = [target_for(p, target) for p in paths]
-    modes = [check_mode(t, mode_for(p, mode)) for p, t in zip(paths, targets)]
+    if mode == "qemu":
+        modes = [mode] * len(paths)
+        for t in set(targets):
+            qemu.check_target(t)
+    else:
+        modes = [check_mode(t, mode_for(p, mode)) for p, t in zip(paths, targets)]
     build.bootstrap()
     build.ensure_built(replay_preset())
     for t, m in dict.fromkeys(zip(targets, modes)):
-        build.require_binary(findings.replay_binary(t, m), replay_preset())
+        if m != "qemu":
+            build.require_binary(findings.replay_binary(t, m), replay_preset())
     reproduced = False
     with tempfile.TemporaryDirectory(prefix="hvfuzz-repro-") as tmp:
         for p, t, m in zip(paths, targets, modes):
-            reproduced |= repro_one(p, t, timeout, trace, Path(tmp), m)
+            reproduced |= repro_one(p, t, timeout, trace, Path(tmp), m, accel)
             sys.stdout.flush()
     return 1 if reproduced else 0

@@ -1,5 +1,6 @@
 """hvfuzz command line: errors are one line and exit 2; --help everywhere; list."""
 
+import shutil
 import unittest
 
 from helpers import REPLAY, ROOT, TempDirCase, hvfuzz, require_binary, targets
@@ -77,6 +78,23 @@ class CliRepro(TempDirCase):
         proc = hvfuzz("repro", "--target", "virtio-blk", hvf[0])
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertIn("ran clean", proc.stdout)
+
+    @unittest.skipIf(shutil.which("qemu-system-x86_64") is None,
+                     "qemu-system-x86_64 not installed (scripts/bootstrap installs it)")
+    def test_seed_under_qemu(self):
+        seed = ROOT / "build" / REPLAY / "seeds" / "virtio-blk" / "03-read-sector.bin"
+        self.assertTrue(seed.is_file(), f"no seed {seed}")
+        proc = hvfuzz("repro", "--mode", "qemu", "--target", "virtio-blk", seed)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        # QEMU's own virtio-blk answered: the three reads completed
+        self.assertIn("hvfuzz-agent: vq0 avail 3 used 3", proc.stdout)
+        self.assertIn("the agent ran the program to its end", proc.stdout)
+
+    def test_qemu_mode_needs_a_qemu_device(self):
+        f = self.tmp / "in.bin"
+        f.write_bytes(b"\0")
+        self.assertOneLineError(hvfuzz("repro", "--mode", "qemu", "--target", "selftest-canary", f),
+                                "has no QEMU device")
 
 
 if __name__ == "__main__":

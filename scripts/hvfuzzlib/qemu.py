@@ -1,0 +1,80 @@
+"""`hvfuzz repro --mode qemu FILE`: the same program against QEMU's own device.
+
+The guest agent boots under stock QEMU through its PVH entry
+(`qemu-system-x86_64 -kernel hvfuzz-agent.elf`), gets the target and the
+program through -fw_cfg files, runs the program as real MMIO/PIO/config
+accesses and prints the per-op trace (in-process format) on COM1; it stops
+QEMU through isa-debug-exit. TCG by default: on these machines guest CPL 0
+code (SeaBIOS, the PVH stub) is slow under nested KVM; --accel kvm is for
+hosts with hardware virtualization.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from .common import UserError, bin_path
+
+QEMU = "qemu-system-x86_64"
+
+# The QEMU device of each target, at the PCI address its layout names
+# (harness/program/layouts.c). DISK is a fresh 16 MiB raw image.
+DEVICES = {
+    "virtio-blk": ["-device", "virtio-blk-pci,drive=d0,addr=01.0",
+                   "-drive", "file={disk},if=none,id=d0,format=raw"],
+}
+DEVICES["virtio-blk-init"] = DEVICES["virtio-blk"]
+
+# isa-debug-exit: QEMU exits with (value << 1) | 1
+EXIT_DONE, EXIT_AGENT_FAULT, EXIT_TRIPLE_FAULT, EXIT_TIMEOUT = 1, 3, 0, 124
+
+
+def check_target(target: str) -> None:
+    if target not in DEVICES:
+        raise UserError(f"target '{target}' has no QEMU device (qemu mode: "
+                        f"{', '.join(sorted(DEVICES))})")
+    if shutil.which(QEMU) is None:
+        raise UserError(f"{QEMU} not found (scripts/bootstrap installs qemu-system-x86)")
+
+
+def agent_path(preset: str) -> Path:
+    return bin_path(preset, "x").parent.parent / "agent" / "hvfuzz-agent.elf"
+
+
+def command(target: str, agent: Path, program: Path, disk: Path, accel: str) -> list[str]:
+    return [QEMU, "-M", "q35", "-accel", accel, "-m", "512", "-display", "none",
+            "-no-reboot", "-nodefaults", "-serial", "stdio", "-kernel", str(agent),
+            *[a.format(disk=disk) for a in DEVICES[target]],
+            "-device", "isa-debug-exit,iobase=0x501",
+            "-fw_cfg", f"name=opt/hvfuzz/target,string={target}",
+            "-fw_cfg", f"name=opt/hvfuzz/input,file={program}"]
+
+
+def describe(rc: int) -> str:
+    return {EXIT_DONE: "the agent ran the program to its end",
+            EXIT_AGENT_FAULT: "the agent reported a fault (see the serial log)",
+            EXIT_TRIPLE_FAULT: "the guest triple-faulted",
+            EXIT_TIMEOUT: "QEMU did not finish in time"}.get(
+                rc, f"QEMU exited with status {rc}" if rc >= 0 else f"QEMU died of signal {-rc}")
+
+
+def run(target: str, program: Path, preset: str, accel: str, timeout: float,
+        tmp: Path) -> tuple[int, str, str]:
+    """Boot the agent once; returns (QEMU's status, serial log, QEMU's stderr)."""
+    agent = agent_path(preset)
+    if not agent.is_file():
+        raise UserError(f"no guest agent at {agent} (build the {preset} preset)")
+    disk = tmp / "qemu-disk.img"
+    with open(disk, "wb") as f:
+        f.truncate(16 << 20)
+    cmd = command(target, agent, program, disk, accel)
+    print(f"--- qemu: {' '.join(cmd)}")
+    try:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, errors="replace", timeout=timeout)
+        return proc.returncode, proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return EXIT_TIMEOUT, out, ""
