@@ -392,6 +392,23 @@ static void annotate_blk(struct bbuf *b, const struct hv_layout *l,
                   (unsigned)ld_le(op->data + 28, 4));
 }
 
+/* " REGION|DEV OFF SIZE [VAL]" of a raw register or config access. */
+static void fmt_access(struct bbuf *b, const struct hv_layout *l,
+                       const struct hv_op *op)
+{
+    bb_printf(b, " ");
+    if (op->code == HV_OP_MMIO_READ || op->code == HV_OP_MMIO_WRITE)
+        fmt_region(b, l->mmio, l->nmmio, op->region);
+    else if (op->code == HV_OP_PIO_READ || op->code == HV_OP_PIO_WRITE)
+        fmt_region(b, l->pio, l->npio, op->region);
+    else
+        fmt_dev(b, l, op->region);
+    bb_printf(b, " 0x%x %u", op->off, op->size);
+    if (op->code == HV_OP_MMIO_WRITE || op->code == HV_OP_PIO_WRITE ||
+        op->code == HV_OP_CFG_WRITE)
+        bb_printf(b, " 0x%llx", (unsigned long long)op->val);
+}
+
 /* The text of a known op, with annotation comments if `comments`. */
 static void fmt_op(struct bbuf *b, const struct hv_layout *l,
                    const struct hv_op *op, bool comments)
@@ -401,31 +418,11 @@ static void fmt_op(struct bbuf *b, const struct hv_layout *l,
     switch (op->code) {
     case HV_OP_MMIO_READ:
     case HV_OP_MMIO_WRITE:
-        bb_printf(b, " ");
-        fmt_region(b, l->mmio, l->nmmio, op->region);
-        bb_printf(b, " 0x%x %u", op->off, op->size);
-        if (op->code == HV_OP_MMIO_WRITE)
-            bb_printf(b, " 0x%llx", (unsigned long long)op->val);
-        if (comments)
-            annotate(b, l, op);
-        break;
     case HV_OP_PIO_READ:
     case HV_OP_PIO_WRITE:
-        bb_printf(b, " ");
-        fmt_region(b, l->pio, l->npio, op->region);
-        bb_printf(b, " 0x%x %u", op->off, op->size);
-        if (op->code == HV_OP_PIO_WRITE)
-            bb_printf(b, " 0x%llx", (unsigned long long)op->val);
-        if (comments)
-            annotate(b, l, op);
-        break;
     case HV_OP_CFG_READ:
     case HV_OP_CFG_WRITE:
-        bb_printf(b, " ");
-        fmt_dev(b, l, op->region);
-        bb_printf(b, " 0x%x %u", op->off, op->size);
-        if (op->code == HV_OP_CFG_WRITE)
-            bb_printf(b, " 0x%llx", (unsigned long long)op->val);
+        fmt_access(b, l, op);
         if (comments)
             annotate(b, l, op);
         break;
