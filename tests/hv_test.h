@@ -2,6 +2,7 @@
  * the summary and returns the exit code. No framework dependency. */
 #ifndef HV_TEST_H
 #define HV_TEST_H
+#include <stdint.h>
 #include <stdio.h>
 
 static int hv_test_failures, hv_test_checks;
@@ -27,6 +28,17 @@ static int hv_test_failures, hv_test_checks;
                     __FILE__, __LINE__, #a, #b, va_, vb_);                     \
         }                                                                      \
     } while (0)
+
+/* Deterministic xorshift64 for randomized tests (fixed seeds: a failure
+ * replays). */
+static inline uint64_t hv_test_xorshift(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
 
 static inline int hv_test_done(const char *name)
 {

@@ -278,7 +278,7 @@ size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
 
 /* ---- executor ------------------------------------------------------------ */
 
-void hv_shadow_reset(struct hv_shadow *sh)
+void hv_shadow_reset_queues(struct hv_shadow *sh)
 {
     for (unsigned i = 0; i < HV_VIRTQ_MAX; i++) {
         sh->vq[i].size = 0;
@@ -288,6 +288,11 @@ void hv_shadow_reset(struct hv_shadow *sh)
     }
     sh->nvq = 0;
     sh->features = 0;
+}
+
+void hv_shadow_reset(struct hv_shadow *sh)
+{
+    hv_shadow_reset_queues(sh);
     sh->data_next = HV_DATA_AREA_OFF;
 }
 

@@ -89,15 +89,9 @@ bool hv_virtq_setup(const struct hv_layout *l, const struct hv_op *op,
     if (!vctx_init(&v, l, ops, ctx))
         return false;
 
-    /* The device is reset: so is the shadow's queue state. */
-    for (unsigned q = 0; q < HV_VIRTQ_MAX; q++) {
-        sh->vq[q].size = 0;
-        sh->vq[q].avail_idx = 0;
-        sh->vq[q].next_desc = 0;
-        sh->vq[q].next_ind = 0;
-    }
-    sh->nvq = 0;
-    sh->features = 0;
+    /* The device is reset: so is the shadow's queue state (the data area
+     * cursor goes on). */
+    hv_shadow_reset_queues(sh);
 
     /* pci_enable_device + pci_set_master: memory (and I/O, if the device
      * has an I/O region) decoding and bus mastering on. */
