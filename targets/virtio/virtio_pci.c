@@ -432,8 +432,18 @@ static void modern_write(struct virtio_pci *vp, uint64_t off, unsigned size,
     }
 }
 
+/* QEMU's virtio-pci regions take at most 4 bytes at a time: its memory core
+ * splits an aligned 8-byte access into two, low half first. So do we. */
+static bool split_wide(int bar, uint64_t off, unsigned size)
+{
+    return bar == VIRTIO_PCI_MODERN_BAR && size == 8 && (off & 7) == 0;
+}
+
 static uint64_t vp_mmio_read(hv_dev *dev, int bar, uint64_t off, unsigned size)
 {
+    if (split_wide(bar, off, size))
+        return vp_mmio_read(dev, bar, off, 4) |
+               vp_mmio_read(dev, bar, off + 4, 4) << 32;
     if (bar != VIRTIO_PCI_MODERN_BAR || !access_ok(off, size) ||
         off >= VIRTIO_PCI_MODERN_BAR_SIZE)
         return 0; /* also holes of the MSI-X BAR */
@@ -443,6 +453,11 @@ static uint64_t vp_mmio_read(hv_dev *dev, int bar, uint64_t off, unsigned size)
 static void vp_mmio_write(hv_dev *dev, int bar, uint64_t off, unsigned size,
                           uint64_t val)
 {
+    if (split_wide(bar, off, size)) {
+        vp_mmio_write(dev, bar, off, 4, val & 0xffffffffu);
+        vp_mmio_write(dev, bar, off + 4, 4, val >> 32);
+        return;
+    }
     if (bar != VIRTIO_PCI_MODERN_BAR || !access_ok(off, size) ||
         off >= VIRTIO_PCI_MODERN_BAR_SIZE)
         return;
