@@ -11,10 +11,17 @@ static void trace_line(void *opaque, const char *line)
     fprintf(h->trace, "  %s\n", line);
 }
 
+static void trace_boot(struct hv_host *h);
+
 void hv_host_set_trace(struct hv_host *h, FILE *f)
 {
+    const char *data = getenv("HVFUZZ_TRACE_DATA");
+
     h->trace = f;
+    h->trace_data = data && data[0] == '1';
     hv_machine_set_trace(h->m, f ? trace_line : NULL, h);
+    if (f && h->trace_data && h->self_booted)
+        trace_boot(h);
 }
 
 /* What the agent does after firmware: BARs to the layout's addresses, then
@@ -115,6 +122,7 @@ struct hv_host *hv_host_create_ex(const char *target, uint8_t *ram,
     if (flags & HV_HOST_GUEST_BOOT)
         return h;
     boot(h);
+    h->self_booted = 1;
     hv_machine_set_reset_point(h->m);
     if (l->init && run_init(h, err) < 0) {
         hv_host_destroy(h);
@@ -232,7 +240,14 @@ static void x_mem_write(void *ctx, uint64_t gpa, const void *buf, uint32_t len)
 {
     struct hv_host *h = ctx;
 
-    TRACE(h, "mem_write 0x%llx %u\n", (unsigned long long)gpa, len);
+    if (h->trace && h->trace_data) {
+        fprintf(h->trace, "mem_write 0x%llx %u ", (unsigned long long)gpa, len);
+        for (uint32_t i = 0; i < len; i++)
+            fprintf(h->trace, "%02x", ((const uint8_t *)buf)[i]);
+        fputc('\n', h->trace);
+    } else {
+        TRACE(h, "mem_write 0x%llx %u\n", (unsigned long long)gpa, len);
+    }
     hv_mem_write(h->m, gpa, buf, len);
 }
 
@@ -264,6 +279,30 @@ static void x_rx_inject(void *ctx, const uint8_t *buf, uint32_t len)
     (void)buf;
     /* No NIC in any target yet: the frame goes nowhere. */
     TRACE(h, "rx_inject %u (no receiver)\n", len);
+}
+
+/* HVFUZZ_TRACE_DATA: the boot's config accesses, printed once when the
+ * trace is turned on (hvfuzz export replays them on QEMU under qtest, where
+ * no firmware assigns the BARs). Reads go to the device (side-effect free
+ * for the BAR and command registers); writes are printed, not executed. */
+static void x_cfg_write_print(void *ctx, uint8_t bdf, uint8_t off,
+                              unsigned size, uint32_t val)
+{
+    struct hv_host *h = ctx;
+
+    TRACE(h, "cfg_write %02x.%x 0x%02x %u 0x%x\n", bdf >> 3, bdf & 7, off,
+          size, val);
+}
+
+static void trace_boot(struct hv_host *h)
+{
+    static const struct hv_exec_ops print_ops = {
+        .cfg_read = x_cfg_read,
+        .cfg_write = x_cfg_write_print,
+    };
+
+    fprintf(h->trace, "# boot\n");
+    hv_program_boot(h->layout, &print_ops, h);
 }
 
 const struct hv_exec_ops hv_host_exec_ops = {

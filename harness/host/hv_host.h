@@ -25,6 +25,12 @@ struct hv_host {
     const struct hv_layout *layout;
     struct hv_shadow shadow;
     FILE *trace;          /* per-op + device trace, or NULL */
+    /* HVFUZZ_TRACE_DATA=1 in the environment (hvfuzz export): mem_write
+     * lines also carry the bytes written, in hex, and turning the trace on
+     * prints the boot's config accesses first (see hv_host_set_trace). The
+     * default trace format does not change. */
+    int trace_data;
+    int self_booted; /* this host ran the boot (not HV_HOST_GUEST_BOOT) */
     unsigned long inputs; /* programs run so far */
     /* initialized variant (layout->init): the state inputs start from */
     struct hv_snapshot *snap;
@@ -50,7 +56,10 @@ void hv_host_destroy(struct hv_host *h);
 unsigned hv_host_run(struct hv_host *h, const uint8_t *prog, size_t len);
 void hv_host_prepare(struct hv_host *h);
 unsigned hv_host_exec(struct hv_host *h, const uint8_t *prog, size_t len);
-/* Trace every op and device event to `f` (NULL: off). */
+/* Trace every op and device event to `f` (NULL: off). With
+ * HVFUZZ_TRACE_DATA=1 set and a host that booted itself, first prints
+ * "# boot" and the boot's config accesses (the reads are real, the writes
+ * only printed: the machine is not touched). */
 void hv_host_set_trace(struct hv_host *h, FILE *f);
 
 extern const struct hv_exec_ops hv_host_exec_ops;

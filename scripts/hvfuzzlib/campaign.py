@@ -35,12 +35,14 @@ class Options:
     verbose: bool = False
     extra_seeds: list = field(default_factory=list)
     mode: str = "inproc"  # or "vm": vm-<target> (hvfuzz-vmm + the guest agent)
+    corpora_dir: Path | None = None  # checked-in corpora (default <repo>/corpora)
 
 
 # -- seeds -------------------------------------------------------------------
-def seed_files(target: str, preset: str) -> list[Path]:
+def seed_files(target: str, preset: str, corpora_dir: Path | None = None) -> list[Path]:
     """Assembled seeds of the build plus the checked-in corpus."""
-    dirs = [repo_root() / "build" / preset / "seeds" / target, repo_root() / "corpora" / target]
+    dirs = [repo_root() / "build" / preset / "seeds" / target,
+            (corpora_dir or repo_root() / "corpora") / target]
     return [f for d in dirs for f in input_files(d)]
 
 
@@ -215,6 +217,7 @@ class Campaign:
         self.opts = opts
         self.stop_requested = 0
         self.engine = None
+        self.on_progress = None  # optional callback(elapsed, engine.progress()) per loop turn
 
     def build(self) -> None:
         build.bootstrap()
@@ -245,7 +248,7 @@ class Campaign:
         self.build()
         self.engine = engine = self.make_engine()
         with tempfile.TemporaryDirectory(prefix="hvfuzz-seeds-") as tmp:
-            seeds = seed_files(opts.target, opts.engine) + \
+            seeds = seed_files(opts.target, opts.engine, opts.corpora_dir) + \
                 extra_seed_files(opts.target, opts.extra_seeds, Path(tmp))
             engine.prepare(seeds)
         triager = Triager(opts, engine.dir)
@@ -274,6 +277,8 @@ class Campaign:
                     break
                 triager.triage(key, path, opts.engine, progress)
             progress.show(time.monotonic() - start, engine.progress(), len(triager.seen))
+            if self.on_progress is not None:
+                self.on_progress(time.monotonic() - start, engine.progress())
             if not running:
                 break
             time.sleep(0.25)

@@ -12,7 +12,7 @@ from . import build
 from .common import (DEFAULT_TARGET, ENGINES, MODES, UserError, check_mode, check_target,
                      read_targets, repo_root)
 
-TEST_PRESETS = ("dev", "libfuzzer", "afl")
+TEST_PRESETS = ("dev", "libfuzzer", "afl", "coverage")  # coverage: test_coverage.py
 
 
 class Parser(argparse.ArgumentParser):
@@ -40,11 +40,16 @@ def make_parser() -> Parser:
     add_fuzz(sub)
     add_repro(sub)
     add_list(sub)
+    add_coverage(sub)
+    add_export(sub)
+    add_triage(sub)
+    add_minimize(sub)
+    add_ci(sub)
     return p
 
 
 def add_test(sub) -> None:
-    t = sub.add_parser("test", help="build presets dev, libfuzzer, afl and run ctest",
+    t = sub.add_parser("test", help="build presets dev, libfuzzer, afl, coverage and run ctest",
                        description="Bootstrap the toolchain, configure and build what is stale "
                        f"in presets {', '.join(TEST_PRESETS)}, then run 'ctest --preset dev'.")
     t.add_argument("-R", "--tests-regex", metavar="REGEX", help="only tests matching REGEX")
@@ -100,6 +105,10 @@ def add_repro(sub) -> None:
     r.add_argument("--accel", choices=("tcg", "kvm"), default="tcg",
                    help="QEMU accelerator for --mode qemu (default tcg; kvm on hosts with "
                    "hardware virtualization)")
+    r.add_argument("--gdb", action="store_true",
+                   help="run the replay binary under gdb, stopped at the finding (sanitizers "
+                   "abort; breaks on __sanitizer::Die, hv_finding, abort) and print the "
+                   "backtrace; interactive on a terminal, else batch mode")
 
 
 def add_list(sub) -> None:
@@ -141,10 +150,193 @@ def cmd_fuzz(args) -> int:
 
 def cmd_repro(args) -> int:
     from . import repro
-    return repro.run(args.files, args.target, args.timeout, args.trace, args.mode, args.accel)
+    return repro.run(args.files, args.target, args.timeout, args.trace, args.mode, args.accel,
+                     getattr(args, "gdb", False))
 
 
-COMMANDS = {"list": cmd_list, "test": cmd_test, "fuzz": cmd_fuzz, "repro": cmd_repro}
+# ---- coverage, export (hvfuzzlib/coverage.py, hvfuzzlib/export.py) ----
+
+def add_coverage(sub) -> None:
+    c = sub.add_parser("coverage", help="coverage report of a corpus (llvm-cov)",
+                       description="Build the coverage preset if stale, replay the corpus "
+                       "(default: corpora/<target>/ and the assembled seeds "
+                       "build/coverage/seeds/<target>/), merge the profiles, write an HTML "
+                       "report of targets/ (default coverage/<target>/) and print line and "
+                       "branch coverage per file of targets/ with a total row.")
+    c.add_argument("targets", nargs="*", metavar="TARGET", help="target(s) from 'hvfuzz list'")
+    c.add_argument("--corpus", type=Path, action="append", default=[], metavar="DIR",
+                   help="replay DIR (files, or inputs inside it) instead of the defaults; "
+                   "repeatable")
+    c.add_argument("--all", action="store_true", help="every target of 'hvfuzz list'")
+    c.add_argument("--html", type=Path, metavar="DIR",
+                   help="HTML report folder (default coverage/<target>/; with several "
+                   "targets DIR/<target>/)")
+    c.add_argument("-v", "--verbose", action="store_true", help="show build output")
+
+
+def cmd_coverage(args) -> int:
+    from . import coverage
+    return coverage.run(args.targets, args.corpus, args.all, args.html, args.verbose)
+
+
+def add_export(sub) -> None:
+    e = sub.add_parser("export", help="turn a program into a QEMU qtest script",
+                       description="Replay a program in-process with its per-op trace and "
+                       "write it as a QEMU qtest script (one command per line: BAR setup, "
+                       "MMIO/PIO/config accesses, guest-memory writes, clock steps), with "
+                       "the QEMU command line in its header (also printed).")
+    e.add_argument("file", metavar="FILE", help="program (.bin, or .hvf text)")
+    e.add_argument("--qtest", action="store_true", help="qtest script (the only format)")
+    e.add_argument("--target", help="target (default: as for 'hvfuzz repro')")
+    e.add_argument("-o", "--output", type=Path, metavar="OUT",
+                   help="write the script to OUT (and a 16 MiB scratch disk OUT.disk.img); "
+                   "default stdout")
+    e.add_argument("--run", action="store_true",
+                   help="also run the script under QEMU: every command must answer OK; "
+                   "reads are compared with the in-process trace")
+
+
+def cmd_export(args) -> int:
+    from . import export
+    if not args.qtest:
+        raise UserError("choose an output format: --qtest")
+    return export.run(args.file, args.target, args.output, args.run)
+
+
+# ---- triage, minimize (hvfuzzlib/triage_cmd.py, hvfuzzlib/minimize.py) ----
+
+def add_triage(sub) -> None:
+    t = sub.add_parser("triage", help="bucket a folder of crash inputs by stack hash",
+                       description="Replay every input of DIR (an engine's artifacts dir, an "
+                       "AFL++ crashes dir, a crashes/<target> folder of <hash>/input.bin, or any "
+                       "files; .hvf text is assembled) with the replay binary and print one "
+                       "line per stack hash: kind, hash, first device frame, count and the "
+                       "smallest input. Inputs that run clean are listed as unreproducible. "
+                       "Nothing is stored.")
+    t.add_argument("dir", type=Path, metavar="DIR", help="folder of crash inputs")
+    t.add_argument("--target", help="target (default: from meta.json or the path, "
+                   f"e.g. crashes/<target>/, else {DEFAULT_TARGET})")
+    t.add_argument("--json", type=Path, metavar="FILE", help="write the buckets as JSON to FILE")
+    t.add_argument("--timeout", type=positive_int, default=10, metavar="SECONDS",
+                   help="report a hang after this long per input (default 10)")
+
+
+def add_minimize(sub) -> None:
+    m = sub.add_parser("minimize", help="minimize a corpus or a crashing input",
+                       description="'minimize corpus TARGET': libFuzzer -merge=1 or afl-cmin. "
+                       "'minimize crash FILE': libFuzzer -minimize_crash=1 or afl-tmin, keeping "
+                       "only inputs that replay with the original stack hash.")
+    msub = m.add_subparsers(dest="what", metavar="corpus|crash", parser_class=Parser)
+    c = msub.add_parser("corpus", help="minimize a corpus (same coverage, fewer files)",
+                        description="Minimize a corpus into a new folder, then (without --out) "
+                        "swap it in place of the old one atomically (a kill leaves one or the "
+                        "other). Prints file counts, sizes and libFuzzer's cov: before/after.")
+    c.add_argument("target", metavar="TARGET", help="target from 'hvfuzz list'")
+    c.add_argument("--engine", default="libfuzzer", choices=ENGINES,
+                   help="libfuzzer (-merge=1, default) or afl (afl-cmin)")
+    c.add_argument("--corpus", type=Path, metavar="DIR",
+                   help="corpus to minimize (default corpora/<target>/)")
+    c.add_argument("--out", type=Path, metavar="DIR",
+                   help="write the minimized corpus to DIR (new or empty) and keep the corpus")
+    c.add_argument("--timeout", type=positive_int, default=5, metavar="SECONDS",
+                   help="per-input timeout (default 5)")
+    k = msub.add_parser("crash", help="shrink a crashing input, same stack hash",
+                        description="Shrink a crashing input (prefix trimming, then libFuzzer "
+                        "-minimize_crash=1 or afl-tmin rounds); every candidate is replayed and "
+                        "kept only with the original's stack hash. Writes FILE's stem + "
+                        ".min.bin (or --out) and prints its text form; in a "
+                        "crashes/<target>/<hash>/ folder input.bin and input.hvf are updated "
+                        "(the original kept as input.orig.bin).")
+    k.add_argument("file", type=Path, metavar="FILE", help="crashing input (.bin or .hvf)")
+    k.add_argument("--target", help="target (default: as for 'hvfuzz repro')")
+    k.add_argument("--engine", default="libfuzzer", choices=ENGINES,
+                   help="libfuzzer (-minimize_crash=1, default) or afl (afl-tmin)")
+    k.add_argument("--time", type=positive_int, default=60, metavar="SECONDS",
+                   help="time budget (default 60)")
+    k.add_argument("--out", type=Path, metavar="FILE", help="where to write the minimized input")
+    k.add_argument("--timeout", type=positive_int, default=10, metavar="SECONDS",
+                   help="per-replay timeout (default 10)")
+
+
+def cmd_triage(args) -> int:
+    from . import triage_cmd
+    return triage_cmd.run(args.dir, args.target, args.json, args.timeout)
+
+
+def cmd_minimize(args) -> int:
+    from . import minimize
+    if args.what == "corpus":
+        return minimize.minimize_corpus(args.target, args.engine, args.corpus, args.out,
+                                        args.timeout)
+    if args.what == "crash":
+        return minimize.minimize_crash(args.file, args.target, args.engine, args.time,
+                                       args.out, args.timeout)
+    raise UserError("choose what to minimize: 'hvfuzz minimize corpus TARGET' or "
+                    "'hvfuzz minimize crash FILE'")
+
+
+# ---- ci (hvfuzzlib/ci.py) ----
+
+def add_ci(sub) -> None:
+    c = sub.add_parser("ci", help="CI mode: regression gate, time-boxed fuzzing, corpus merge, "
+                       "report",
+                       description="For each target: replay <corpora-dir>/<target>/ and the "
+                       "stored findings (a crash of a corpus input, or of a finding marked "
+                       "fixed, is a regression); fuzz for its share of --time in "
+                       "<workdir>/ci/<target>/; merge the campaign corpus into "
+                       "<corpora-dir>/<target>/ (libFuzzer -merge=1, swapped in atomically); "
+                       "store findings by stack hash; measure coverage before/after; write "
+                       "report.json, report.md, report.sarif and a plot per target. Exit 1 on "
+                       "a new finding or a regression, else 0.")
+    c.add_argument("--time", type=positive_int, default=600, metavar="SECONDS",
+                   help="fuzzing time, split across the targets (default 600)")
+    c.add_argument("--targets", metavar="T,...",
+                   help="comma-separated targets (default: every target of 'hvfuzz list')")
+    c.add_argument("--report", type=Path, metavar="DIR",
+                   help="report directory (default <workdir>/ci/report)")
+    c.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                   help="parallel fuzzing processes per target (default 1)")
+    c.add_argument("--engine", default="libfuzzer", choices=ENGINES, help="default libfuzzer")
+    c.add_argument("--mode", default="inproc", choices=MODES, help="inproc (default) or vm")
+    c.add_argument("--workdir", type=Path, metavar="DIR",
+                   help="campaign directory (default out/; ci uses <workdir>/ci/)")
+    c.add_argument("--crashes-dir", type=Path, metavar="DIR",
+                   help="where findings are stored (default crashes/)")
+    c.add_argument("--corpora-dir", type=Path, metavar="DIR",
+                   help="checked-in corpora to replay and update (default corpora/)")
+    c.add_argument("--timeout", type=positive_int, default=5, metavar="SECONDS",
+                   help="per-input timeout (default 5)")
+    c.add_argument("--no-line-coverage", action="store_true",
+                   help="skip the line coverage of targets/ (coverage.line_summary)")
+    c.add_argument("-v", "--verbose", action="store_true", help="show build output")
+
+
+def cmd_ci(args) -> int:
+    from . import ci
+    if args.targets is None:
+        targets = [t for t, _ in read_targets()]
+    else:
+        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+        if not targets:
+            raise UserError("--targets: no target given")
+    for t in targets:
+        check_target(t)
+        check_mode(t, args.mode)
+    root = repo_root()
+    workdir = (args.workdir or root / "out").absolute()
+    opts = ci.Options(
+        targets=list(dict.fromkeys(targets)), time=args.time, jobs=args.jobs,
+        engine=args.engine, mode=args.mode, workdir=workdir,
+        crashes_dir=(args.crashes_dir or root / "crashes").absolute(),
+        corpora_dir=(args.corpora_dir or root / "corpora").absolute(),
+        report=(args.report or workdir / "ci" / "report").absolute(),
+        timeout=args.timeout, line_coverage=not args.no_line_coverage, verbose=args.verbose)
+    return ci.run(opts)
+
+
+COMMANDS = {"list": cmd_list, "test": cmd_test, "fuzz": cmd_fuzz, "repro": cmd_repro,
+            "coverage": cmd_coverage, "export": cmd_export, "triage": cmd_triage,
+            "minimize": cmd_minimize, "ci": cmd_ci}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,10 +47,18 @@ def require_binary(preset: str, name: str) -> Path:
 
 
 def content_hashes(directory: Path) -> set[str]:
+    """SHA-1 of every file; a file that a running engine removes meanwhile
+    (libFuzzer's -reduce_inputs) is skipped."""
     if not directory.is_dir():
         return set()
-    return {hashlib.sha1(p.read_bytes()).hexdigest() for p in directory.iterdir()
-            if p.is_file() and not p.name.startswith(".")}
+    out = set()
+    for p in directory.iterdir():
+        if p.is_file() and not p.name.startswith("."):
+            try:
+                out.add(hashlib.sha1(p.read_bytes()).hexdigest())
+            except FileNotFoundError:
+                pass
+    return out
 
 
 def targets() -> list[str]:

@@ -5,7 +5,7 @@ import unittest
 
 from helpers import REPLAY, ROOT, TempDirCase, hvfuzz, require_binary, targets
 
-SUBCOMMANDS = ("test", "fuzz", "repro", "list")
+SUBCOMMANDS = ("test", "fuzz", "repro", "list", "ci", "triage", "minimize", "coverage", "export")
 
 
 class CliErrors(TempDirCase):
