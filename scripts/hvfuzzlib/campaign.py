@@ -7,14 +7,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import build, findings
-from .common import (UserError, bin_path, binary_name, display_path, info, input_files,
+from .common import (StatusLine, UserError, bin_path, binary_name, display_path, info, input_files,
                      read_json, repo_root, replay_preset, sha1_bytes, write_json)
 
 INITED_RE = re.compile(r"INITED cov: (?P<cov>\d+)(?: ft: (?P<ft>\d+))?")
@@ -117,36 +116,24 @@ def link_or_copy(src: Path, dst: Path) -> None:
 
 # -- progress ----------------------------------------------------------------
 class ProgressLine:
-    """One line rewritten with \\r on a TTY; a line every LOG_INTERVAL otherwise."""
+    """The campaign's live line: one line rewritten with \\r on a TTY, a line
+    every LOG_INTERVAL otherwise."""
 
     def __init__(self, total: int):
         self.total = total
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.width = 0
+        self.out = StatusLine(TTY_INTERVAL, LOG_INTERVAL)
 
     def show(self, elapsed: float, prog: dict, nfind: int, force: bool = False) -> None:
-        interval = TTY_INTERVAL if self.tty else LOG_INTERVAL
         now = time.monotonic()
-        if not force and now - self.last < interval:
+        if not force and not self.out.due(now):
             return
-        self.last = now
         eps = prog["execs"] / elapsed if elapsed > 0 else 0
-        line = (f"[{elapsed:5.0f}/{self.total}s] execs {prog['execs']}  exec/s {eps:.0f}  "
-                f"cov {prog['cov']}  corpus {prog['corpus']}  findings {nfind}"
-                f" (crash files {prog['crashes']})")
-        if self.tty:
-            pad = max(0, self.width - len(line))
-            sys.stderr.write("\r" + line + " " * pad)
-            self.width = len(line)
-        else:
-            sys.stderr.write(f"hvfuzz: {line}\n")
-        sys.stderr.flush()
+        self.out.write(f"[{elapsed:5.0f}/{self.total}s] execs {prog['execs']}  exec/s {eps:.0f}  "
+                       f"cov {prog['cov']}  corpus {prog['corpus']}  findings {nfind}"
+                       f" (crash files {prog['crashes']})", now)
 
     def done(self) -> None:
-        if self.tty and self.width:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        self.out.done()
 
 
 # -- findings ----------------------------------------------------------------

@@ -15,6 +15,36 @@ ENGINE_PRESET = {"libfuzzer": "libfuzzer", "afl": "afl"}
 DEFAULT_TARGET = "virtio-blk"
 
 
+class StatusLine:
+    """A status line on stderr: rewritten in place with \r on a terminal;
+    elsewhere (CI logs) printed as its own line, at most every `log_interval`
+    seconds unless forced."""
+
+    def __init__(self, tty_interval: float, log_interval: float = 10.0):
+        self.tty = sys.stderr.isatty()
+        self.interval = tty_interval if self.tty else log_interval
+        self.last = 0.0
+        self.width = 0
+
+    def due(self, now: float) -> bool:
+        return now - self.last >= self.interval
+
+    def write(self, line: str, now: float) -> None:
+        self.last = now
+        if self.tty:
+            sys.stderr.write("\r" + line + " " * max(0, self.width - len(line)))
+            self.width = len(line)
+        else:
+            sys.stderr.write(f"hvfuzz: {line}\n")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.tty and self.width:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.width = 0
+
+
 class UserError(Exception):
     """An error the user can fix: printed as one line, exit code 2."""
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from . import build
-from .common import (UserError, bin_path, check_target, display_path, input_files,
+from .common import (StatusLine, UserError, bin_path, check_target, display_path, input_files,
                      read_targets, repo_root, write_json)
 
 PRESET = "coverage"
@@ -70,24 +70,20 @@ def source_dirs(target: str) -> list[Path]:
 
 
 class Progress:
-    """One line, rewritten with \\r on a terminal; a line every 10 s otherwise."""
+    """"<target>: replayed N/M inputs", for corpora larger than one batch."""
 
     def __init__(self, what: str, total: int):
-        self.what, self.total, self.last = what, total, 0.0
-        self.tty = sys.stderr.isatty()
-        self.shown = False
+        self.what, self.total = what, total
+        self.out = StatusLine(0.0)
 
     def update(self, done: int) -> None:
         if self.total <= BATCH:
             return
         now = time.monotonic()
-        if self.tty or now - self.last >= 10 or done == self.total:
-            self.last = now
-            msg = f"hvfuzz: {self.what}: replayed {done}/{self.total} inputs"
-            sys.stderr.write(f"\r{msg}\033[K" if self.tty else msg + "\n")
-            if self.tty and done == self.total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+        if self.out.due(now) or done == self.total:
+            self.out.write(f"{self.what}: replayed {done}/{self.total} inputs", now)
+        if done == self.total:
+            self.out.done()
 
 
 def _replay(binary: Path, files: list[Path], env: dict) -> bool:

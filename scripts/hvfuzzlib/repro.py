@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import build, findings, qemu
 from .common import (DEFAULT_TARGET, UserError, bin_path, check_mode, check_target, read_json,
-                     read_targets, replay_preset, repo_root)
+                     read_targets, replay_preset)
 
 
 def target_for(path: Path, explicit: str | None) -> str:

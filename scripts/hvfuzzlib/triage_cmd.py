@@ -10,14 +10,13 @@ classification and hash as a campaign); nothing is stored.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import build, findings
-from .common import (DEFAULT_TARGET, UserError, check_target, display_path, read_json,
+from .common import (DEFAULT_TARGET, StatusLine, UserError, check_target, display_path, read_json,
                      read_targets, replay_preset, write_json)
 
 # files that sit beside inputs but are not inputs
@@ -37,33 +36,22 @@ class Progress:
     def __init__(self, total: int, what: str, min_total: int = 20):
         self.total = total
         self.what = what
-        self.tty = sys.stderr.isatty()
         self.start = time.monotonic()
-        self.last = 0.0
-        self.width = 0
         self.min_total = min_total
+        self.out = StatusLine(0.5)
 
     def show(self, done: int, extra: str = "", force: bool = False) -> None:
         now = time.monotonic()
         if self.total < self.min_total and now - self.start < 2 and not force:
             return
-        if not force and now - self.last < (0.5 if self.tty else 10):
+        if not force and not self.out.due(now):
             return
-        self.last = now
         count = f"[{done}/{self.total}] " if self.total else ""
-        line = f"{count}{self.what}{' ' + extra if extra else ''} ({now - self.start:.0f}s)"
-        if self.tty:
-            sys.stderr.write("\r" + line + " " * max(0, self.width - len(line)))
-            self.width = len(line)
-        else:
-            sys.stderr.write(f"hvfuzz: {line}\n")
-        sys.stderr.flush()
+        self.out.write(f"{count}{self.what}{' ' + extra if extra else ''} "
+                       f"({now - self.start:.0f}s)", now)
 
     def done(self) -> None:
-        if self.tty and self.width:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.width = 0
+        self.out.done()
 
 
 def is_input_name(path: Path) -> bool:
