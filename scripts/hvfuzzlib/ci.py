@@ -321,7 +321,7 @@ def plot_target(opts: Options, target: str, dat: Path) -> dict:
         f"set title '{target}: coverage and exec/s ({opts.engine}, {opts.mode})' noenhanced",
         "set xlabel 'seconds'", "set ylabel 'coverage (edges)'",
         "set y2label 'exec/s (average since start)'",
-        "set ytics nomirror", "set y2tics", "set key left top", "set grid",
+        "set ytics nomirror", "set y2tics", "set key right bottom opaque box", "set grid",
         "set yrange [0:*]", "set y2range [0:*]",
         f"plot '{dat}' using 1:4 with lines lw 2 title 'coverage (edges)' axes x1y1, "
         f"'' using 1:3 with lines lw 2 title 'exec/s' axes x1y2",
