@@ -58,7 +58,8 @@ def add_test(sub) -> None:
 
 def add_fuzz(sub) -> None:
     f = sub.add_parser("fuzz", help="run a fuzzing campaign",
-                       description="Fuzz a target in-process. Seeds: build/<preset>/seeds/<target>/ "
+                       description="Fuzz a target (in-process, or full-system with --mode vm). Seeds: "
+                       "build/<preset>/seeds/<target>/ "
                        "and corpora/<target>/; the campaign corpus lives in "
                        "<workdir>/<target>/<engine>/ and a stopped campaign resumes from it. "
                        "Findings are replayed, deduplicated by stack hash and stored in "
