@@ -232,15 +232,17 @@ class Campaign:
 
     def run(self) -> dict:
         opts = self.opts
-        self.build()
-        self.engine = engine = self.make_engine()
-        with tempfile.TemporaryDirectory(prefix="hvfuzz-seeds-") as tmp:
-            seeds = seed_files(opts.target, opts.engine, opts.corpora_dir) + \
-                extra_seed_files(opts.target, opts.extra_seeds, Path(tmp))
-            engine.prepare(seeds)
-        triager = Triager(opts, engine.dir)
+        # Handlers first: a signal during the build or while the seeds are
+        # copied must still end in a summary, not in a Python traceback.
         old = {s: signal.signal(s, self.on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self.build()
+            self.engine = engine = self.make_engine()
+            with tempfile.TemporaryDirectory(prefix="hvfuzz-seeds-") as tmp:
+                seeds = seed_files(opts.target, opts.engine, opts.corpora_dir) + \
+                    extra_seed_files(opts.target, opts.extra_seeds, Path(tmp))
+                engine.prepare(seeds)
+            triager = Triager(opts, engine.dir)
             elapsed = self.fuzz_loop(engine, triager)
             self.final_triage(engine, triager)
         finally:

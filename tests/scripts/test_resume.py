@@ -58,10 +58,18 @@ class Resume(TempDirCase):
     def wait_for_corpus(self, proc, minimum=2, limit=40.0):
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline and proc.poll() is None:
-            if len(self.corpus()) >= minimum:
+            if len(self.corpus()) >= minimum and self.engine_running():
                 return
             time.sleep(0.5)
         self.fail(f"corpus never reached {minimum} inputs (exit {proc.poll()})")
+
+    def engine_running(self) -> bool:
+        """libFuzzer's corpus is the copied seeds before it runs: wait for its
+        log to say it has executed them. AFL++ creates its queue itself."""
+        if ENGINE != "libfuzzer":
+            return True
+        log = self.engine_dir / "logs" / "worker-0.log"
+        return log.is_file() and "INITED" in log.read_text(errors="replace")
 
     def test_sigkill_then_resume_keeps_corpus(self):
         proc = self.start(120)
