@@ -242,7 +242,7 @@ static void a_rx_inject(void *ctx, const uint8_t *buf, uint32_t len)
     struct agent *a = ctx;
 
     if (a->trace_serial)
-        ag_printf("rx_inject %u (no receiver)\n", len);
+        ag_printf("rx_inject %u\n", len);
     if (a->vmm) { /* the frame is in guest RAM (the input) already */
         a->mb->arg = (uint64_t)(uintptr_t)buf;
         a->mb->arg2 = len;

@@ -187,6 +187,9 @@ struct hv_dev_ops {
     void (*cfg_written)(hv_dev *dev, unsigned off, unsigned size, uint32_t val);
     /* Optional: the virtual clock moved to `now_ns`. */
     void (*clock_advanced)(hv_dev *dev, uint64_t now_ns);
+    /* Optional, NICs: a frame arrived from the wire (the rx_inject op).
+     * Returns true if the device took it (false: dropped, e.g. RX off). */
+    bool (*rx)(hv_dev *dev, const uint8_t *frame, size_t len);
     /* Restore every field to its power-on value (backends included). */
     void (*reset)(hv_dev *dev);
     /* Free everything the device allocated, including `dev` itself. */
@@ -352,6 +355,9 @@ void hv_machine_reset(hv_machine *m);
  * input starts from the booted state without replaying the set-up. */
 void hv_machine_set_reset_point(hv_machine *m);
 void hv_machine_clock_advance(hv_machine *m, uint64_t ns);
+/* A frame from the wire, delivered to the first device with an rx op.
+ * Returns that device, or NULL when no device receives frames. */
+hv_dev *hv_machine_rx_inject(hv_machine *m, const uint8_t *frame, size_t len);
 void hv_machine_set_trace(hv_machine *m, hv_trace_fn fn, void *opaque);
 
 /* Snapshots: the machine's state after some set-up (an init program), to

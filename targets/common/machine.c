@@ -134,6 +134,21 @@ void hv_machine_clock_advance(hv_machine *m, uint64_t ns)
     }
 }
 
+hv_dev *hv_machine_rx_inject(hv_machine *m, const uint8_t *frame, size_t len)
+{
+    for (unsigned i = 0; i < m->ndevs; i++) {
+        hv_dev *d = m->devs[i];
+
+        if (d->ops->rx) {
+            d->active++;
+            d->ops->rx(d, frame, len);
+            d->active--;
+            return d;
+        }
+    }
+    return NULL;
+}
+
 uint64_t hv_clock_ns(const hv_dev *dev)
 {
     return dev->machine->clock_ns;

@@ -1,5 +1,5 @@
 /* targets/common: PCI config space, bus decoding, DMA reference monitor,
- * re-entrancy, dirty-page reset, MSI-X, INTx, work budget. */
+ * re-entrancy, dirty-page reset, MSI-X, INTx, work budget, frame delivery. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +17,9 @@ struct toy {
     int last_bar, writes;
     uint64_t dma_gpa; /* a write to reg 0x100 DMAs 4 bytes here */
     int dma_rc;
+    size_t rx_len;    /* the last frame received */
+    uint8_t rx_first;
+    unsigned rx_active; /* dev.active seen inside rx */
 };
 
 static uint64_t toy_read(hv_dev *d, int bar, uint64_t off, unsigned size)
@@ -58,6 +61,23 @@ static void toy_destroy(hv_dev *d)
 {
     free(d);
 }
+
+static bool toy_rx(hv_dev *d, const uint8_t *frame, size_t len)
+{
+    struct toy *t = (struct toy *)d;
+
+    t->rx_len = len;
+    t->rx_first = len ? frame[0] : 0;
+    t->rx_active = d->active;
+    return true;
+}
+
+static const struct hv_dev_ops toy_nic_ops = {
+    .mmio_read = toy_read,
+    .rx = toy_rx,
+    .reset = toy_reset,
+    .destroy = toy_destroy,
+};
 
 static const struct hv_dev_ops toy_ops = {
     .mmio_read = toy_read,
@@ -336,6 +356,24 @@ static void test_budget(void)
     hv_machine_destroy(m);
 }
 
+static void test_rx_inject(void)
+{
+    hv_machine *m = hv_machine_create(NULL);
+    struct toy *a = toy_create(m, "a"), *nic = toy_create(m, "nic");
+    static const uint8_t frame[60] = {0xff, 0xff};
+
+    hv_machine_add(m, &a->dev, 0x08);
+    CHECK(hv_machine_rx_inject(m, frame, sizeof(frame)) == NULL); /* no NIC */
+    nic->dev.ops = &toy_nic_ops;
+    hv_machine_add(m, &nic->dev, 0x10);
+    CHECK(hv_machine_rx_inject(m, frame, sizeof(frame)) == &nic->dev);
+    CHECK_EQ(nic->rx_len, sizeof(frame));
+    CHECK_EQ(nic->rx_first, 0xff);
+    CHECK_EQ(nic->rx_active, 1); /* a device DMAing into itself is re-entry */
+    CHECK_EQ(nic->dev.active, 0);
+    hv_machine_destroy(m);
+}
+
 int main(void)
 {
     test_pci_config();
@@ -345,5 +383,6 @@ int main(void)
     test_dirty_reset();
     test_msix_intx();
     test_budget();
+    test_rx_inject();
     return hv_test_done("test_common");
 }
