@@ -9,9 +9,11 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: hvfuzz-disasm [-t TARGET] [IN.bin|-] [-o OUT.hvf]\n"
+            "usage: hvfuzz-disasm [-t TARGET] [IN.bin|-|-i] [-o OUT.hvf]\n"
             "Print an hvfuzz program (any byte string) in its text form; hvfuzz-asm\n"
             "turns that text back into exactly the same bytes.\n"
+            "  -i          print TARGET's init program instead (what its initialized\n"
+            "              variant runs before every input; empty if it has none)\n"
             "  -t TARGET   machine layout for region/device names (default virtio-blk;\n"
             "              targets: ");
     for (unsigned i = 0; hv_layouts[i]; i++)
@@ -31,11 +33,15 @@ int main(int argc, char **argv)
         return st;
     const struct hv_layout *l = args.layout;
     const char *in = args.in, *out = args.out;
-    size_t len;
-    char *bin = hv_tool_read("hvfuzz-disasm", in, &len);
-    if (!bin)
-        return 2;
-    char *text = hv_disasm(l, (const uint8_t *)bin, len);
+    size_t len = 0;
+    char *bin = NULL;
+    if (!args.init) {
+        bin = hv_tool_read("hvfuzz-disasm", in, &len);
+        if (!bin)
+            return 2;
+    }
+    char *text = args.init ? hv_disasm(l, l->init, l->init_len)
+                           : hv_disasm(l, (const uint8_t *)bin, len);
     free(bin);
     if (!text) {
         fprintf(stderr, "hvfuzz-disasm: out of memory\n");

@@ -80,6 +80,7 @@ struct hv_tool_args {
     const char *in;  /* "-" = stdin */
     const char *out; /* NULL = stdout */
     const struct hv_layout *layout;
+    bool init;       /* -i: the layout's init program instead of IN */
 };
 
 /* The command line both tools share: [-t TARGET] [-o OUT] [-l] [-h] [IN].
@@ -92,6 +93,7 @@ static inline int hv_tool_parse(const char *prog, int argc, char **argv,
 
     a->in = "-";
     a->out = NULL;
+    a->init = false;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
@@ -100,6 +102,8 @@ static inline int hv_tool_parse(const char *prog, int argc, char **argv,
         } else if (!strcmp(arg, "-l")) {
             hv_tool_list_targets(stdout);
             return 0;
+        } else if (!strcmp(arg, "-i") && !strcmp(prog, "hvfuzz-disasm")) {
+            a->init = true;
         } else if (!strcmp(arg, "-t") || !strcmp(arg, "-o")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "%s: %s needs an argument\n", prog, arg);

@@ -32,19 +32,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import build, findings, qemu, repro
-from .common import UserError, display_path, replay_preset, sanitizer_env, write_atomic
+from .common import UserError, bin_path, display_path, replay_preset, sanitizer_env, write_atomic
 
 DISK_SIZE = 16 << 20
 MMIO_SUFFIX = {1: "b", 2: "w", 4: "l", 8: "q"}
 PIO_SUFFIX = {1: "b", 2: "w", 4: "l"}
 
-# Initialized variants: the trace of their replay binary starts after the
-# init program, so export runs the base target on init + program instead
-# (the same ops: the init variant continues from the shadow the init left).
-# Keep in sync with the layout's init program (harness/program/layouts.c).
-INIT_VARIANTS = {
-    "virtio-blk-init": ("virtio-blk", bytes.fromhex("10546e003000" "0001")),
-}
+
+def init_variant(target: str, tmp: Path) -> tuple[str, bytes]:
+    """(base target, init program bytes). An initialized variant <base>-init
+    replays from a snapshot taken after its init program, so its trace starts
+    after it: export runs the base target on init + program instead (the
+    same ops: the variant continues from the shadow the init left). The init
+    program comes from the layout itself (hvfuzz-disasm -i)."""
+    if not target.endswith("-init"):
+        return target, b""
+    for preset in (replay_preset(), "replay", "dev"):
+        disasm = bin_path(preset, "hvfuzz-disasm")
+        if disasm.is_file():
+            text = tmp / "init.hvf"
+            subprocess.run([str(disasm), "-t", target, "-i", "-o", str(text)], check=True)
+            base = target[:-len("-init")]
+            text.write_text(text.read_text().replace(f".target {target}", f".target {base}"))
+            return base, repro.assemble(base, text, tmp).read_bytes()
+    raise UserError(f"export of {target} needs hvfuzz-disasm (build the dev preset)")
 
 
 @dataclass
@@ -81,9 +92,9 @@ def check_target(target: str) -> None:
 def trace(target: str, binfile: Path, timeout: float = 60) -> tuple[list[str], str]:
     """The replay's per-op trace with data (HVFUZZ_TRACE_DATA=1); and a short
     note when the replay did not end cleanly (a finding: the trace stops there)."""
-    base, prefix = INIT_VARIANTS.get(target, (target, b""))
-    binary = build.require_binary(findings.replay_binary(base), replay_preset())
     with tempfile.TemporaryDirectory(prefix="hvfuzz-export-") as tmp:
+        base, prefix = init_variant(target, Path(tmp))
+        binary = build.require_binary(findings.replay_binary(base), replay_preset())
         prog = binfile
         if prefix:
             prog = Path(tmp) / "program.bin"
