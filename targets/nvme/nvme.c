@@ -87,6 +87,14 @@ static void set_fatal(struct nvme_ctrl *n, const char *why)
     hv_trace(n->dev.machine, "nvme fatal: %s", why);
 }
 
+static void dbbuf_write(struct nvme_ctrl *n, uint64_t addr, uint32_t val)
+{
+    uint8_t b[4];
+
+    hv_st_le(b, 4, val);
+    hv_dma_write(&n->dev, addr, b, sizeof(b));
+}
+
 /* Doorbell Buffer Config: the host's CQ head lives in guest memory. */
 static void update_cq_head(struct nvme_ctrl *n, struct nvme_cq *cq)
 {
@@ -130,6 +138,11 @@ static void post_cqe(struct nvme_ctrl *n, uint16_t sqid, uint16_t cid,
         cq->tail = 0;
         cq->phase ^= 1;
     }
+    /* The CQ event index is the head the controller last saw, so the host
+     * rings the CQ head doorbell after every reap: what Linux did against
+     * QEMU 7.2 in the trace (an MMIO CQ doorbell after each shadow update). */
+    if (n->dbbuf_enabled)
+        dbbuf_write(n, cq->ei_addr, cq->head);
     cq_notify(n, cq);
 }
 
@@ -206,8 +219,10 @@ static void init_cq(struct nvme_ctrl *n, uint16_t qid, uint16_t vector,
     n->cq[qid] = (struct nvme_cq){.valid = true, .irq_enabled = ien,
                                   .phase = 1, .vector = vector, .size = size,
                                   .dma = dma};
-    if (n->dbbuf_enabled)
+    if (n->dbbuf_enabled) {
         n->cq[qid].db_addr = n->dbbuf_dbs + ((uint64_t)qid << 3) + 4;
+        n->cq[qid].ei_addr = n->dbbuf_eis + ((uint64_t)qid << 3) + 4;
+    }
 }
 
 static uint16_t adm_create_cq(struct nvme_ctrl *n, const struct nvme_cmd *c)
@@ -811,7 +826,9 @@ static uint16_t adm_get_log(struct nvme_ctrl *n, const struct nvme_cmd *c)
              (unsigned long long)len, (unsigned long long)off);
     if (off & 3 || len > NVME_MAX_XFER)
         return NVME_INVALID_FIELD | NVME_DNR;
-    if (lid == NVME_LOG_SMART_INFO && c->nsid && c->nsid != NVME_NSID_BROADCAST &&
+    /* QEMU 7.2: the controller-wide SMART log is NSID FFFFFFFFh only;
+     * NSID 0 is an invalid namespace like any inactive one */
+    if (lid == NVME_LOG_SMART_INFO && c->nsid != NVME_NSID_BROADCAST &&
         !nvme_ns_get(n, c->nsid))
         return NVME_INVALID_NSID | NVME_DNR;
     size = build_log(n, lid, buf);
@@ -844,14 +861,6 @@ static uint16_t adm_abort(struct nvme_ctrl *n, struct nvme_req *req)
                                                : NVME_INVALID_FIELD | NVME_DNR;
 }
 
-static void dbbuf_write(struct nvme_ctrl *n, uint64_t addr, uint32_t val)
-{
-    uint8_t b[4];
-
-    hv_st_le(b, 4, val);
-    hv_dma_write(&n->dev, addr, b, sizeof(b));
-}
-
 static uint16_t adm_dbbuf_config(struct nvme_ctrl *n, const struct nvme_cmd *c)
 {
     if ((c->prp1 | c->prp2) & (n->page_size - 1))
@@ -872,6 +881,7 @@ static uint16_t adm_dbbuf_config(struct nvme_ctrl *n, const struct nvme_cmd *c)
         }
         if (cq->valid) {
             cq->db_addr = c->prp1 + ((uint64_t)i << 3) + 4;
+            cq->ei_addr = c->prp2 + ((uint64_t)i << 3) + 4;
             dbbuf_write(n, cq->db_addr, cq->head);
         }
     }

@@ -53,7 +53,7 @@ struct nvme_cq {
     uint8_t phase;
     uint16_t vector;
     uint32_t size, head, tail;
-    uint64_t dma, db_addr;
+    uint64_t dma, db_addr, ei_addr;
 };
 
 struct nvme_ns {

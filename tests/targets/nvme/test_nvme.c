@@ -695,11 +695,15 @@ static void test_logs(void)
     CHECK_EQ(get_log(&t, NVME_LOG_ERROR_INFO, 64, 0, false, 0), 0);
     CHECK_EQ(nt_get(t.m, NT_DATA, 8), 0);
     CHECK_EQ(nt_get(t.m, NT_DATA + 64, 1), 0xee); /* only 64 bytes */
-    CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 8, 4, false, 0), 0); /* offset */
-    CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 8, 2, false, 0),
+    CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 8, 4, false, 0xffffffff), 0); /* offset */
+    CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 8, 2, false, 0xffffffff),
              NVME_INVALID_FIELD | NVME_DNR);
-    CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 8, 512, false, 0),
+    CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 8, 512, false, 0xffffffff),
              NVME_INVALID_FIELD | NVME_DNR);
+    /* as QEMU 7.2: NSID 0 is no namespace, not "the controller" */
+    CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 512, 0, false, 0),
+             NVME_INVALID_NSID | NVME_DNR);
+    CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 512, 0, false, 1), 0);
     CHECK_EQ(get_log(&t, 0x70, 512, 0, false, 0), NVME_INVALID_FIELD | NVME_DNR);
     hv_machine_destroy(t.m);
 }
@@ -775,7 +779,7 @@ static void test_aer(void)
         CHECK(c.present);
         CHECK_EQ(c.dw0, NVME_AER_TYPE_SMART | NVME_AER_INFO_SMART_TEMP << 8 |
                             NVME_LOG_SMART_INFO << 16);
-        CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 512, 0, false, 0), 0);
+        CHECK_EQ(get_log(&t, NVME_LOG_SMART_INFO, 512, 0, false, 0xffffffff), 0);
         CHECK_EQ(nt_get(t.m, NT_DATA, 1), 0x2); /* critical warning */
     }
     hv_machine_destroy(t.m);
