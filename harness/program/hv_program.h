@@ -23,7 +23,16 @@
  *  0x10 virtq_setup    features:u32 nqueues:u8 qsize:u16 driver init (virtio)
  *  0x11 virtq_submit   vq:u8 flags:u8 nout:u8 nin:u8     chain + kick
  *                      len:u16[nout&7 + nin&7] dlen:u16 data[dlen]
- *  0x20-0x2f nvme, 0x30-0x3f e1000, 0x40-0x4f tpm: reserved for those issues.
+ *  0x20 nvme_setup     ioqs:u8 qsize:u16 flags:u8        driver init (NVMe)
+ *  0x21 nvme_submit    q:u8 flags:u8 opc:u8 nsid:u32     SQ entry + doorbell,
+ *                      cdw10..cdw15:u32[6] xfer:u32      then reap the CQ
+ *                      dlen:u16 data[dlen]
+ *  0x30 e1000_setup    flags:u8 ntx:u8 nrx:u8            driver init (e1000)
+ *  0x31 e1000_tx       flags:u8 nseg:u8 mss:u16 hdrlen:u8 TX descriptors +
+ *                      special:u16 ipcss:u8 ipcso:u8     TDT write
+ *                      tucss:u8 tucso:u8 dlen:u16 data[dlen]
+ *  0x32 e1000_rx_post  n:u8                              refill RX ring, RDT
+ *  0x22-0x2f nvme, 0x33-0x3f e1000, 0x40-0x4f tpm: reserved for those issues.
  *
  * Operand reduction happens at execution, never at decode, so the text form
  * can show raw values (exact round trip):
@@ -43,6 +52,25 @@
  *    flags bit0 INDIRECT, bit1 NOKICK, bit2 NO_INTERRUPT (avail flags);
  *    `nout` device-readable then `nin` device-writable segments of the given
  *    lengths (0 allowed); data fills the readable segments in order.
+ *  - nvme_setup: I/O queue pairs = 1 + ioqs % HV_NVME_MAX_IOQ (then clipped
+ *    to what Set Features granted, see below); qsize = 0 -> 64, else
+ *    clipped to 2..HV_NVME_IOQ_MAX_SIZE and to CAP.MQES + 1; flags bit0
+ *    IDENTIFY, bit1 NUM_QUEUES, bit2 DBBUF, bit3 CSS_NVM (other bits ignored);
+ *  - nvme_submit: q mod (1 + number of I/O queues set up; 0 = admin),
+ *    skipped before an nvme_setup; xfer mod (HV_NVME_MAX_XFER + 1); flags
+ *    bits 2:0 data pointer mode (below), bit3 OFFSET, bit4 ODD, bit5 NOKICK,
+ *    bit6 NOREAP, bit7 ignored; data is copied to the buffer's first
+ *    min(dlen, xfer) bytes;
+ *  - e1000_setup: ring sizes ntx/nrx: raw 0 -> 256 descriptors, else
+ *    raw rounded down to a multiple of 8, at least 8; flags bit0 EEPROM,
+ *    bit1 PHY, bit2 PROMISC, bit3 LPE, bit4 LOOPBACK, bit5 VLAN, bit6
+ *    RXCSUM, bit7 SECRC (see below);
+ *  - e1000_tx: skipped before an e1000_setup; flags bits 1:0 mode (0
+ *    LEGACY, 1 CTX, 2 TSO, 3 DATA), bit2 AUTO, bit3 IXSM, bit4 TXSM, bit5
+ *    VLE, bit6 NOKICK, bit7 REAP; the packet is split over 1 + nseg % 8
+ *    data descriptors;
+ *  - e1000_rx_post: skipped before an e1000_setup; n % nrx descriptors
+ *    (0 -> nrx - 1);
  *  - written values are masked to the access size;
  *  - an access size larger than its region is halved until it fits; an op
  *    naming an empty table (no regions, devices) or a non-PCI device's
@@ -79,12 +107,151 @@
  * The structure-aware ops need a DMA window of at least HV_VIRTQ_MIN_WINDOW
  * bytes and a virtio region holding the notify area; else they are skipped.
  *
+ * nvme_setup (harness/program/nvmeq.c), on the first mmio region whose
+ * device's model is "nvme" and whose bar is 0, as Linux 6.1's nvme driver
+ * (nvme_pci_enable, nvme_pci_configure_admin_queue, nvme_init_ctrl_finish,
+ * nvme_setup_io_queues): PCI command memory + bus master as virtq_setup
+ * does (no I/O decoding); MSI-X on as pci_alloc_irq_vectors does: the
+ * capability list walked from cfg 0x34 (1 byte; each entry read as 2 bytes
+ * at ptr & ~3, at most 48, stopping below 0x40 or on a self-loop), and the
+ * MSI-X message control (cap + 2, 2 bytes) read and, without ENABLE
+ * (0x8000), written with it (table entries stay as they are); read CAP (lo, hi: 4 bytes each; DSTRD and MQES
+ * kept) and VS; CC = 0; read CSTS; zero the admin SQ/CQ, the I/O queues
+ * and (DBBUF) the shadow doorbell and event index pages (mem_fill); AQA =
+ * 0x1f001f (32-entry admin queues); ASQ, ACQ (lo, hi); CC = 0x460061
+ * (IOCQES 4, IOSQES 6, CSS 6 = all I/O command sets, EN) or, with CSS_NVM,
+ * 0x460001; read CSTS (not polled: setup goes on whatever it says). Then
+ * admin commands, each submitted and reaped exactly as nvme_submit does on
+ * queue 0 with an empty data pointer unless named: IDENTIFY: Identify
+ * (0x06) CNS 1 into a 4 KiB data area buffer (PRP1, allocated as
+ * nvme_submit allocates); NUM_QUEUES: Set Features
+ * (0x09) FID 7, cdw11 = (n-1) << 16 | (n-1); when its completion was reaped
+ * with status 0, n = min(n, 1 + min(dw0 & 0xffff, dw0 >> 16)); per I/O
+ * queue pair qid = 1..n: Create I/O CQ (0x05; PRP1 the CQ, cdw10 = (size-1)
+ * << 16 | qid, cdw11 = vector << 16 | IEN | PC, vector = qid with MSI-X on,
+ * else 0 as Linux does on INTx), then Create I/O SQ (0x01;
+ * PRP1 the SQ, cdw10 the same, cdw11 = qid << 16 | PC). DBBUF: Doorbell
+ * Buffer Config (0x7c; PRP1 the shadow doorbell page, PRP2 the event index
+ * page), after which I/O queues use shadow doorbells. The shadow is reset
+ * first (data_next is kept); queues are recorded whatever their completions
+ * say. CIDs come from one 16-bit counter, starting at 0 on reset.
+ *
+ * nvme_submit: a buffer of xfer bytes (0: none) from the data area
+ * (page aligned; with OFFSET it starts at page offset 0xe00, with ODD 2
+ * bytes further), the data written to it; the 64-byte SQ entry: CDW0 = opc
+ * | PSDT << 14 | cid << 16 (PSDT 01 for the SGL modes), NSID, CDW2-3 and
+ * MPTR 0, the data pointer at bytes 24-39, CDW10-15; written at the SQ
+ * tail, tail + 1 mod size. Data pointer modes (empty buffer: all zero):
+ *   0 PRP      as a driver: PRP1 = buffer; 2 pages: PRP2 = second page;
+ *              more: PRP2 = a PRP list (at the PRP list page) of pages 2..n
+ *   1 PRP1     PRP1 only, PRP2 0 whatever the length
+ *   2 LIST     a PRP list from 2 pages on (never a plain PRP2)
+ *   3 CHAIN    the PRP list starts 16 bytes before the end of the first PRP
+ *              list page: with more than 2 entries its second slot points
+ *              to the rest, at the second PRP list page
+ *   4 SGL      one Data Block descriptor (type 0) in SGL1
+ *   5 SGL_SEG  the buffer cut at page boundaries into n Data Blocks: n = 1:
+ *              SGL1 = Last Segment (type 3) -> [block]; else SGL1 = Segment
+ *              (type 2) -> [block 1, Last Segment -> [blocks 2..n]] (first
+ *              then second SGL page)
+ *   6 SGL_BB   SGL1 = Last Segment -> [Data Block of xfer - xfer/2 bytes,
+ *              Bit Bucket (type 1) of xfer/2 bytes]
+ *   7 NULL     data pointer 0 (the buffer is still written)
+ * Then, unless NOKICK, the SQ tail doorbell, and unless NOREAP the
+ * completions reaped as Linux's nvme_process_cq: mem_read of the 16-byte CQ
+ * entry at the head while its phase bit equals the shadow's phase (at most
+ * size entries), head + 1 and the phase flipped at the wrap; the CQ head
+ * doorbell written once if any were reaped. Doorbells: 4-byte writes at
+ * 0x1000 + (2 * qid + is_cq) * (4 << CAP.DSTRD), skipped when outside the
+ * region. With DBBUF, an I/O queue's doorbell goes as Linux's
+ * nvme_dbbuf_update_and_check_event: read the old shadow value, write the
+ * new one (shadow page at the same (2 * qid + is_cq) * (4 << DSTRD)
+ * offset), read the event index (same offset of its page), and ring the
+ * MMIO doorbell only if (u16)(new - ei - 1) < (u16)(new - old).
+ * The NVMe ops need a DMA window of at least HV_NVME_MIN_WINDOW bytes, the
+ * host's mmio and mem callbacks, and an "nvme" bar-0 region of at least
+ * 0x1010 bytes; else they are skipped.
+ *
+ * e1000_setup (harness/program/e1000q.c), on the first mmio region whose
+ * device's model is "e1000" and whose bar is 0, in the order of Linux 6.1's
+ * e1000 driver (e1000_probe, e1000_reset_hw, e1000_init_hw, e1000_open):
+ * PCI command memory + I/O + bus master as virtq_setup does; IMC =
+ * 0xffffffff, RCTL = 0, TCTL = PSP, read CTRL, CTRL = that | RST, IMC =
+ * 0xffffffff, read ICR, read STATUS. EEPROM: words 0..2 read by EERD
+ * (write addr << 8 | START, read; data = bits 31:16) give the MAC, else
+ * the fixed 52:54:00:12:34:56. PHY: MDIC read PHY_CTRL (reg 0, phy 1;
+ * write the MDIC command, read MDIC back), MDIC write PHY_CTRL = 0x1340
+ * (autoneg enable + restart, 1000 Mb/s full duplex), clock_advance 1 s
+ * (the link is down until autonegotiation completes: QEMU takes 500 ms;
+ * Linux waits for link-up), read PHY_STATUS (reg 1) twice. RAL0 = MAC bytes 0-3, RAH0 = bytes 4-5 | AV; MTA[0..127] = 0.
+ * VLAN: VET = 0x8100, read CTRL, CTRL = that | VME. TX ring (zeroed with
+ * mem_fill): TDLEN = ntx * 16, TDBAH, TDBAL, TDT = 0, TDH = 0, TIPG =
+ * 0x602008, TIDV = 8, TADV = 0x20, TCTL = 0x0103f0fa (EN, PSP, CT 0xf, COLD
+ * 0x3f, RTLC). RX: RDTR = 0, RDLEN = nrx * 16, RDBAH, RDBAL, RDT = 0, RDH
+ * = 0; all nrx descriptors written (mem_write: buffer i % HV_E1000_RXBUFS
+ * of 2048 bytes, other fields 0); RXCSUM (flag): read, written TUOFL
+ * (0x200); RCTL = EN | BAM | BSIZE 2048 (0x8002) | UPE | MPE (PROMISC) |
+ * LPE | LBM MAC loopback (LOOPBACK, 0x40) | SECRC; RDT = nrx - 1 (so
+ * nrx - 1 buffers belong to the device); IMS = 0x9d (TXDW, LSC,
+ * RXSEQ, RXDMT0, RXT0). The shadow's TX and RX tails are set (TX 0, RX
+ * nrx - 1); data_next is kept.
+ *
+ * e1000_tx: the packet (data, if any) written to one data area buffer
+ * (16-byte aligned, round robin as virtq_submit); cut into k = 1 + nseg % 8 pieces
+ * (piece i = bytes [dlen*i/k, dlen*(i+1)/k), so pieces may be empty), one
+ * data descriptor each, written from the shadow's TX tail on (wrapping mod
+ * ntx; one mem_write per descriptor). Header offsets: with AUTO they come
+ * from the packet (L2 = 14, 18 with an 802.1Q tag; IPv4 IHL or the 40-byte
+ * IPv6 header; TCP data offset or 8 for UDP (any protocol but 17 is
+ * TCP); another EtherType counts as IPv4/TCP with 20-byte headers; bytes
+ * past the packet read as 0, but a missing TCP data offset as 20): IPCSS = L2, IPCSO = L2 + 10, IPCSE = L2 + L3 - 1
+ * (IPv6: 0), TUCSS = L2 + L3, TUCSO = TUCSS + 16 (TCP) / 6 (UDP), TUCSE =
+ * 0, HDRLEN = L2 + L3 + L4; else the raw ipcss/ipcso/tucss/tucso/hdrlen
+ * with IPCSE = TUCSE = 0. Modes:
+ *   LEGACY  legacy descriptors: CSO = TUCSO, CSS = TUCSS, CMD = IFCS |
+ *           IC (TXSM) | VLE (VLE), the last one | EOP | RS; special
+ *   CTX     one context descriptor (TUCMD = DEXT | TCP for a TCP packet,
+ *           as e1000_tx_csum), then data descriptors (DTYP 1, DCMD =
+ *           DEXT | IFCS | VLE, the last | EOP | RS; POPTS IXSM/TXSM; special)
+ *   TSO     the same with TUCMD | TSE | IP (IPv4) | TCP (TCP), PAYLEN =
+ *           (dlen - HDRLEN) & 0xfffff (wrapping when HDRLEN > dlen), MSS =
+ *           mss, and DCMD | TSE in the data descriptors
+ *   DATA    data descriptors with TSE and no context descriptor (the
+ *           device's previous context stays)
+ * Context descriptor bytes: IPCSS, IPCSO, IPCSE:u16, TUCSS, TUCSO,
+ * TUCSE:u16, PAYLEN[19:0] | TUCMD << 24, STA 0, HDRLEN, MSS:u16 (mss and
+ * HDRLEN are in every context descriptor; PAYLEN 0 outside TSO). Legacy
+ * descriptor: addr:u64, length:u16, CSO, CMD, STA 0, CSS, special:u16;
+ * data descriptor: addr:u64, length[19:0] | DTYP 1 << 20 | DCMD << 24,
+ * STA 0, POPTS, special:u16. Then
+ * the shadow's tail advances by the descriptors written; unless NOKICK,
+ * TDT = tail; with REAP, read TDH and ICR (e1000_clean_tx_irq).
+ *
+ * e1000_rx_post: read ICR (the interrupt handler), then count descriptors
+ * from the shadow's RX tail on rewritten (buffer, status 0), the tail
+ * advanced by count (mod nrx), RDT = tail.
+ * The e1000 ops need a DMA window of at least HV_E1000_MIN_WINDOW bytes,
+ * the host's mmio and mem callbacks, and an "e1000" bar-0 region of at
+ * least 0x5800 bytes; else they are skipped.
+ *
  * DMA window layout used by the structure-aware ops (offsets in the window):
- *   queue q (0..3): desc table  q*0x4000 + 0x0000 (256 * 16 bytes)
+ *   virtio queue q (0..3): desc table  q*0x4000 + 0x0000 (256 * 16 bytes)
  *                   avail ring  q*0x4000 + 0x1000
  *                   used ring   q*0x4000 + 0x2000
  *                   indirect    q*0x4000 + 0x3000 (256 * 16 bytes)
- *   data buffers    0x10000 .. window end, handed out round-robin.
+ *   nvme:           admin SQ    0x0000 (32 * 64 bytes)
+ *                   admin CQ    0x1000 (32 * 16 bytes)
+ *                   I/O SQ qid  0x2000 + (qid-1)*0x1000 (64 * 64 bytes)
+ *                   I/O CQ qid  0x6000 + (qid-1)*0x1000 (64 * 16 bytes)
+ *                   shadow doorbells 0xa000, event indexes 0xb000
+ *                   PRP list pages 0xc000, 0xd000
+ *                   SGL segment pages 0xe000, 0xf000
+ *                   (nvme_setup's identify buffer: a data area page)
+ *   e1000:          TX ring     0x0000 (up to 256 * 16 bytes)
+ *                   RX ring     0x1000 (up to 256 * 16 bytes)
+ *                   RX buffers  0x8000 + (i % 16) * 0x800 (descriptor i)
+ *   data buffers    0x10000 .. window end, handed out round-robin (shared
+ *                   by all: the shadow's data_next).
  */
 #ifndef HV_PROGRAM_H
 #define HV_PROGRAM_H
@@ -106,6 +273,11 @@ enum hv_opcode {
     HV_OP_RX_INJECT = 0x0a,
     HV_OP_VIRTQ_SETUP = 0x10,
     HV_OP_VIRTQ_SUBMIT = 0x11,
+    HV_OP_NVME_SETUP = 0x20,
+    HV_OP_NVME_SUBMIT = 0x21,
+    HV_OP_E1000_SETUP = 0x30,
+    HV_OP_E1000_TX = 0x31,
+    HV_OP_E1000_RX_POST = 0x32,
 };
 
 #define HV_VIRTQ_MAX 4
@@ -123,6 +295,77 @@ enum hv_opcode {
 #define HV_SUBMIT_F_INDIRECT 0x01u
 #define HV_SUBMIT_F_NOKICK 0x02u
 #define HV_SUBMIT_F_NO_INTERRUPT 0x04u
+
+#define HV_NVME_MAX_IOQ 4
+#define HV_NVME_ADMIN_QSIZE 32u
+#define HV_NVME_IOQ_MAX_SIZE 64u
+#define HV_NVME_MAX_XFER 0x8000u /* bytes per nvme_submit buffer */
+#define HV_NVME_PAGE 0x1000u     /* CC.MPS = 0 */
+#define HV_NVME_ASQ_OFF 0x0000u
+#define HV_NVME_ACQ_OFF 0x1000u
+#define HV_NVME_IOSQ_OFF 0x2000u /* + (qid-1) * HV_NVME_PAGE */
+#define HV_NVME_IOCQ_OFF 0x6000u /* + (qid-1) * HV_NVME_PAGE (page aligned, as
+                                    Create I/O CQ requires with PC = 1) */
+#define HV_NVME_DBS_OFF 0xa000u
+#define HV_NVME_EIS_OFF 0xb000u
+#define HV_NVME_PRP_OFF 0xc000u
+#define HV_NVME_SGL_OFF 0xe000u
+#define HV_NVME_MIN_WINDOW 0x20000u /* structures + a 64 KiB data area */
+#define HV_NVME_BUF_OFFSET 0xe00u   /* OFFSET: buffer start in its page */
+
+#define HV_NVME_SETUP_F_IDENTIFY 0x01u
+#define HV_NVME_SETUP_F_NUM_QUEUES 0x02u
+#define HV_NVME_SETUP_F_DBBUF 0x04u
+#define HV_NVME_SETUP_F_CSS_NVM 0x08u
+
+enum hv_nvme_dptr {
+    HV_NVME_DPTR_PRP = 0,
+    HV_NVME_DPTR_PRP1 = 1,
+    HV_NVME_DPTR_LIST = 2,
+    HV_NVME_DPTR_CHAIN = 3,
+    HV_NVME_DPTR_SGL = 4,
+    HV_NVME_DPTR_SGL_SEG = 5,
+    HV_NVME_DPTR_SGL_BB = 6,
+    HV_NVME_DPTR_NULL = 7,
+};
+#define HV_NVME_F_DPTR_MASK 0x07u
+#define HV_NVME_F_OFFSET 0x08u
+#define HV_NVME_F_ODD 0x10u
+#define HV_NVME_F_NOKICK 0x20u
+#define HV_NVME_F_NOREAP 0x40u
+
+#define HV_E1000_MAX_DESC 256u
+#define HV_E1000_TX_OFF 0x0000u
+#define HV_E1000_RX_OFF 0x1000u
+#define HV_E1000_RXBUF_OFF 0x8000u
+#define HV_E1000_RXBUFS 16u
+#define HV_E1000_RXBUF_SIZE 0x800u
+#define HV_E1000_MAX_SPLIT 8u
+#define HV_E1000_MIN_WINDOW 0x20000u /* rings, RX buffers, 64 KiB data */
+#define HV_E1000_TX_HDR 14u          /* e1000_tx bytes before data */
+
+#define HV_E1000_SETUP_F_EEPROM 0x01u
+#define HV_E1000_SETUP_F_PHY 0x02u
+#define HV_E1000_SETUP_F_PROMISC 0x04u
+#define HV_E1000_SETUP_F_LPE 0x08u
+#define HV_E1000_SETUP_F_LOOPBACK 0x10u
+#define HV_E1000_SETUP_F_VLAN 0x20u
+#define HV_E1000_SETUP_F_RXCSUM 0x40u
+#define HV_E1000_SETUP_F_SECRC 0x80u
+
+enum hv_e1000_tx_mode {
+    HV_E1000_TX_LEGACY = 0,
+    HV_E1000_TX_CTX = 1,
+    HV_E1000_TX_TSO = 2,
+    HV_E1000_TX_DATA = 3,
+};
+#define HV_E1000_TX_F_MODE_MASK 0x03u
+#define HV_E1000_TX_F_AUTO 0x04u
+#define HV_E1000_TX_F_IXSM 0x08u
+#define HV_E1000_TX_F_TXSM 0x10u
+#define HV_E1000_TX_F_VLE 0x20u
+#define HV_E1000_TX_F_NOKICK 0x40u
+#define HV_E1000_TX_F_REAP 0x80u
 
 /* ---- machine layout: one table per target ------------------------------ */
 
@@ -182,6 +425,12 @@ struct hv_exec_ops {
     void (*mem_read)(void *ctx, uint64_t gpa, void *buf, uint32_t len);
     void (*clock_advance)(void *ctx, uint32_t ns);
     void (*rx_inject)(void *ctx, const uint8_t *buf, uint32_t len);
+    /* Optional: let a device that works asynchronously (stock QEMU's,
+     * under the agent) make progress before the driver looks for a result;
+     * returns false when waiting is pointless (hvfuzz's own models finish
+     * their work inside the access). NULL: never wait. Structure-aware ops
+     * call it in a bounded loop; it issues no op, so traces are unchanged. */
+    bool (*settle)(void *ctx);
 };
 
 /* "Boot" the layout's PCI devices through ops->cfg_read/cfg_write only, as
@@ -202,11 +451,35 @@ struct hv_virtq_shadow {
     uint16_t next_ind;  /* next free entry of the queue's indirect area */
 };
 
+struct hv_nvme_queue {
+    uint16_t size;    /* entries; 0: not set up */
+    uint16_t sq_tail; /* next SQ slot the driver writes */
+    uint16_t cq_head; /* next CQ entry the driver reads */
+    uint8_t phase;    /* phase bit the next new CQ entry carries */
+};
+
+struct hv_nvme_shadow {
+    struct hv_nvme_queue q[1 + HV_NVME_MAX_IOQ]; /* 0: admin */
+    uint8_t nioq;   /* I/O queue pairs set up */
+    uint8_t dstrd;  /* CAP.DSTRD */
+    uint8_t dbbuf;  /* shadow doorbells configured */
+    uint8_t ready;  /* nvme_setup ran */
+    uint16_t cid;   /* next command identifier */
+};
+
+struct hv_e1000_shadow {
+    uint16_t ntx, nrx;  /* ring sizes; 0: e1000_setup has not run */
+    uint16_t tx_tail;   /* next TX descriptor the driver writes */
+    uint16_t rx_tail;   /* RDT as last written */
+};
+
 struct hv_shadow {
     struct hv_virtq_shadow vq[HV_VIRTQ_MAX];
     uint8_t nvq;
     uint64_t features;  /* negotiated */
     uint32_t data_next; /* next free byte in the data area (window offset) */
+    struct hv_nvme_shadow nvme;
+    struct hv_e1000_shadow e1000;
 };
 
 void hv_shadow_reset(struct hv_shadow *sh);
@@ -222,6 +495,14 @@ void hv_shadow_reset(struct hv_shadow *sh);
  *   clock_advance     val(=ns)            rx_inject data/len
  *   virtq_setup       val(=features) region(=nqueues) len(=qsize)
  *   virtq_submit      region(=vq) flags nout nin seg[] data/len(=dlen)
+ *   nvme_setup        region(=ioqs) len(=qsize) flags
+ *   nvme_submit       region(=q) flags val(=opc) dw[0](=nsid)
+ *                     dw[1..6](=cdw10..cdw15) off(=xfer) data/len(=dlen)
+ *   e1000_setup       flags region(=ntx) size(=nrx)
+ *   e1000_tx          flags nout(=nseg) off(=mss) size(=hdrlen)
+ *                     val(=special) dw[0..3](=ipcss ipcso tucss tucso)
+ *                     data/len(=dlen)
+ *   e1000_rx_post     region(=n)
  * `data` points into the decoded buffer (not copied). */
 struct hv_op {
     uint8_t code;  /* opcode byte */
@@ -234,11 +515,14 @@ struct hv_op {
     uint32_t len;
     uint64_t val;
     uint16_t seg[HV_VIRTQ_MAX_SEGS]; /* nout&7 out lengths then nin&7 in */
+    uint32_t dw[7];                  /* nvme_submit: nsid, cdw10..cdw15 */
     const uint8_t *data;
 };
 
-/* Longest op encoding: virtq_submit with 14 segments and 64 KiB of data. */
-#define HV_OP_MAX_BYTES (7u + 2u * HV_VIRTQ_MAX_SEGS + 0xffffu)
+/* Longest op encoding: nvme_submit (38 header bytes; virtq_submit with 14
+ * segments has 35) with 64 KiB of data. */
+#define HV_NVME_SUBMIT_HDR 38u
+#define HV_OP_MAX_BYTES (HV_NVME_SUBMIT_HDR + 0xffffu)
 
 /* Decode the op at p[0..n). Returns the bytes it occupies (1 for an
  * unassigned opcode, op->known = false), or 0 when n == 0 or its operands

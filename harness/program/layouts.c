@@ -58,6 +58,79 @@ static const struct hv_layout virtio_blk_init_layout = {
     .init_len = sizeof(virtio_blk_init_prog),
 };
 
+/* ---- nvme: QEMU 7.2's `-device nvme` at 00:01.0: one 64-bit BAR 0 of
+ * 16 KiB (registers 0x0000, doorbells 0x1000, MSI-X table 0x2000, PBA
+ * 0x3000) at the address SeaBIOS gave it in tests/targets/nvme/data. */
+
+static const struct hv_layout_device nvme_devs[] = {
+    {.model = "nvme", .name = "nvme", .bdf = 0x08},
+};
+static const struct hv_layout_region nvme_mmio[] = {
+    {.name = "bar0", .dev = 0, .bar = 0, .base = 0xfebf8000ull, .size = 0x4000},
+};
+#define NVME_MACHINE                                                           \
+    .devs = nvme_devs, .ndevs = 1, .mmio = nvme_mmio, .nmmio = 1,              \
+    .dma_base = DMA_BASE, .dma_size = DMA_SIZE, .virtio_region = -1
+
+static const struct hv_layout nvme_layout = {
+    .target = "nvme",
+    NVME_MACHINE,
+};
+
+/* ---- nvme-init: the same machine, every input starting after Linux's
+ * bring-up (one I/O queue pair of 64, identify, number of queues, shadow
+ * doorbells): inputs spend their bytes on commands. */
+
+static const uint8_t nvme_init_prog[] = {
+    HV_OP_NVME_SETUP, 0x00, /* ioqs=1 */
+    0x00, 0x00,             /* qsize=max (64) */
+    0x07,                   /* identify numq dbbuf */
+};
+static const struct hv_layout nvme_init_layout = {
+    .target = "nvme-init",
+    NVME_MACHINE,
+    .init = nvme_init_prog,
+    .init_len = sizeof(nvme_init_prog),
+};
+
+/* ---- e1000: QEMU 7.2's `-device e1000` (82540EM) at 00:01.0: BAR 0 the
+ * 128 KiB register file, BAR 1 the IOADDR/IODATA window, at the addresses
+ * SeaBIOS gave them in tests/targets/e1000/data. */
+
+static const struct hv_layout_device e1000_devs[] = {
+    {.model = "e1000", .name = "e1000", .bdf = 0x08},
+};
+static const struct hv_layout_region e1000_mmio[] = {
+    {.name = "bar0", .dev = 0, .bar = 0, .base = 0xfebc0000ull, .size = 0x20000},
+};
+static const struct hv_layout_region e1000_pio[] = {
+    {.name = "bar1", .dev = 0, .bar = 1, .base = 0xc000, .size = 0x40},
+};
+#define E1000_MACHINE                                                          \
+    .devs = e1000_devs, .ndevs = 1, .mmio = e1000_mmio, .nmmio = 1,            \
+    .pio = e1000_pio, .npio = 1, .dma_base = DMA_BASE, .dma_size = DMA_SIZE,   \
+    .virtio_region = -1
+
+static const struct hv_layout e1000_layout = {
+    .target = "e1000",
+    E1000_MACHINE,
+};
+
+/* ---- e1000-init: the same machine, every input starting after Linux's
+ * bring-up (EEPROM MAC, PHY autonegotiation and link-up, RX checksum
+ * offload, rings of 256): inputs spend their bytes on frames. */
+
+static const uint8_t e1000_init_prog[] = {
+    HV_OP_E1000_SETUP, 0x43, /* eeprom phy rxcsum */
+    0x00, 0x00,              /* tx=256 rx=256 */
+};
+static const struct hv_layout e1000_init_layout = {
+    .target = "e1000-init",
+    E1000_MACHINE,
+    .init = e1000_init_prog,
+    .init_len = sizeof(e1000_init_prog),
+};
+
 /* ---- selftest-canary: the toy device with a planted bug (targets/selftest)
  * that proves the finding pipeline end to end. */
 
@@ -83,6 +156,10 @@ static const struct hv_layout canary_layout = {
 const struct hv_layout *const hv_layouts[] = {
     &virtio_blk_layout,
     &virtio_blk_init_layout,
+    &nvme_layout,
+    &nvme_init_layout,
+    &e1000_layout,
+    &e1000_init_layout,
     &canary_layout,
     NULL,
 };

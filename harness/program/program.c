@@ -39,6 +39,11 @@ const char *hv_op_name(uint8_t code)
     case HV_OP_RX_INJECT: return "rx_inject";
     case HV_OP_VIRTQ_SETUP: return "virtq_setup";
     case HV_OP_VIRTQ_SUBMIT: return "virtq_submit";
+    case HV_OP_NVME_SETUP: return "nvme_setup";
+    case HV_OP_NVME_SUBMIT: return "nvme_submit";
+    case HV_OP_E1000_SETUP: return "e1000_setup";
+    case HV_OP_E1000_TX: return "e1000_tx";
+    case HV_OP_E1000_RX_POST: return "e1000_rx_post";
     default: return NULL;
     }
 }
@@ -59,6 +64,8 @@ static void op_clear(struct hv_op *op, uint8_t code)
     op->val = 0;
     for (unsigned i = 0; i < HV_VIRTQ_MAX_SEGS; i++)
         op->seg[i] = 0;
+    for (unsigned i = 0; i < 7; i++)
+        op->dw[i] = 0;
     op->data = NULL;
 }
 
@@ -165,6 +172,58 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
         op->data = q + need;
         return 1 + need + (size_t)op->len;
     }
+    case HV_OP_NVME_SETUP: /* ioqs:u8 qsize:u16 flags:u8 */
+        if (rest < 4)
+            return 0;
+        op->region = q[0];
+        op->len = (uint32_t)ld_le(q + 1, 2);
+        op->flags = q[3];
+        return 5;
+    case HV_OP_NVME_SUBMIT: { /* q flags opc nsid cdw10..15 xfer dlen data */
+        const size_t need = HV_NVME_SUBMIT_HDR - 1;
+        if (rest < need)
+            return 0;
+        op->region = q[0];
+        op->flags = q[1];
+        op->val = q[2];
+        for (unsigned i = 0; i < 7; i++)
+            op->dw[i] = (uint32_t)ld_le(q + 3 + 4 * i, 4);
+        op->off = (uint32_t)ld_le(q + 31, 4);
+        op->len = (uint32_t)ld_le(q + 35, 2);
+        if (rest - need < op->len)
+            return 0;
+        op->data = q + need;
+        return 1 + need + (size_t)op->len;
+    }
+    case HV_OP_E1000_SETUP: /* flags:u8 ntx:u8 nrx:u8 */
+        if (rest < 3)
+            return 0;
+        op->flags = q[0];
+        op->region = q[1];
+        op->size = q[2];
+        return 4;
+    case HV_OP_E1000_TX: { /* flags nseg mss hdrlen special offsets dlen data */
+        const size_t need = HV_E1000_TX_HDR - 1;
+        if (rest < need)
+            return 0;
+        op->flags = q[0];
+        op->nout = q[1];
+        op->off = (uint32_t)ld_le(q + 2, 2);
+        op->size = q[4];
+        op->val = ld_le(q + 5, 2);
+        for (unsigned i = 0; i < 4; i++)
+            op->dw[i] = q[7 + i];
+        op->len = (uint32_t)ld_le(q + 11, 2);
+        if (rest - need < op->len)
+            return 0;
+        op->data = q + need;
+        return 1 + need + (size_t)op->len;
+    }
+    case HV_OP_E1000_RX_POST: /* n:u8 */
+        if (rest < 1)
+            return 0;
+        op->region = q[0];
+        return 2;
     default:
         op->known = false;
         return 1;
@@ -175,7 +234,7 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
 
 size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
 {
-    uint8_t hdr[1 + 4 + 2 * HV_VIRTQ_MAX_SEGS + 2 + 16];
+    uint8_t hdr[HV_NVME_SUBMIT_HDR + 2 * HV_VIRTQ_MAX_SEGS + 16];
     size_t n = 0;
     uint32_t dlen = 0;
     const uint8_t *data = NULL;
@@ -262,6 +321,50 @@ size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
         data = op->data;
         break;
     }
+    case HV_OP_NVME_SETUP:
+        hdr[n++] = op->region;
+        st_le(hdr + n, 2, op->len);
+        n += 2;
+        hdr[n++] = op->flags;
+        break;
+    case HV_OP_NVME_SUBMIT:
+        hdr[n++] = op->region;
+        hdr[n++] = op->flags;
+        hdr[n++] = (uint8_t)op->val;
+        for (unsigned i = 0; i < 7; i++) {
+            st_le(hdr + n, 4, op->dw[i]);
+            n += 4;
+        }
+        st_le(hdr + n, 4, op->off);
+        n += 4;
+        st_le(hdr + n, 2, op->len);
+        n += 2;
+        dlen = op->len & 0xffffu;
+        data = op->data;
+        break;
+    case HV_OP_E1000_SETUP:
+        hdr[n++] = op->flags;
+        hdr[n++] = op->region;
+        hdr[n++] = op->size;
+        break;
+    case HV_OP_E1000_TX:
+        hdr[n++] = op->flags;
+        hdr[n++] = op->nout;
+        st_le(hdr + n, 2, op->off);
+        n += 2;
+        hdr[n++] = op->size;
+        st_le(hdr + n, 2, op->val);
+        n += 2;
+        for (unsigned i = 0; i < 4; i++)
+            hdr[n++] = (uint8_t)op->dw[i];
+        st_le(hdr + n, 2, op->len);
+        n += 2;
+        dlen = op->len & 0xffffu;
+        data = op->data;
+        break;
+    case HV_OP_E1000_RX_POST:
+        hdr[n++] = op->region;
+        break;
     default:
         return 0;
     }
@@ -293,6 +396,8 @@ void hv_shadow_reset_queues(struct hv_shadow *sh)
 void hv_shadow_reset(struct hv_shadow *sh)
 {
     hv_shadow_reset_queues(sh);
+    hv_nvme_shadow_reset(&sh->nvme);
+    hv_e1000_shadow_reset(&sh->e1000);
     sh->data_next = HV_DATA_AREA_OFF;
 }
 
@@ -462,6 +567,16 @@ bool hv_op_exec(const struct hv_layout *l, const struct hv_op *op,
         return hv_virtq_setup(l, op, ops, ctx, sh);
     case HV_OP_VIRTQ_SUBMIT:
         return hv_virtq_submit(l, op, ops, ctx, sh);
+    case HV_OP_NVME_SETUP:
+        return hv_nvme_setup(l, op, ops, ctx, sh);
+    case HV_OP_NVME_SUBMIT:
+        return hv_nvme_submit(l, op, ops, ctx, sh);
+    case HV_OP_E1000_SETUP:
+        return hv_e1000_setup(l, op, ops, ctx, sh);
+    case HV_OP_E1000_TX:
+        return hv_e1000_tx(l, op, ops, ctx, sh);
+    case HV_OP_E1000_RX_POST:
+        return hv_e1000_rx_post(l, op, ops, ctx, sh);
     default:
         return false;
     }
@@ -491,6 +606,11 @@ static bool opcode_assigned(uint8_t code)
     case HV_OP_RX_INJECT:
     case HV_OP_VIRTQ_SETUP:
     case HV_OP_VIRTQ_SUBMIT:
+    case HV_OP_NVME_SETUP:
+    case HV_OP_NVME_SUBMIT:
+    case HV_OP_E1000_SETUP:
+    case HV_OP_E1000_TX:
+    case HV_OP_E1000_RX_POST:
         return true;
     default:
         return false;

@@ -29,6 +29,25 @@
  *   virtq_submit  [vq=N] [out=L,L..] [in=L,..] [data=DATA]
  *                 [indirect] [nokick] [noint] | [flags=U8]
  *                 virtq_submit vq=0 out=16 in=512,1 data=hex:00000000...
+ *   nvme_setup    [ioqs=1..256] [qsize=U16|max] [identify] [numq] [dbbuf]
+ *                 [css_nvm] | [flags=U8]
+ *                 nvme_setup ioqs=2 qsize=max identify numq dbbuf
+ *                 (ioqs=N encodes raw N-1: 1 + raw % 4 queue pairs)
+ *   nvme_submit   [q=N] [opc=U8] [nsid=U32] [cdw10..cdw15=U32] [xfer=U32]
+ *                 [data=DATA] [dptr=prp|prp1|list|chain|sgl|sgl_seg|sgl_bb|
+ *                 none] [offset] [odd] [nokick] [noreap] | [flags=U8]
+ *                 nvme_submit q=1 opc=0x02 nsid=0x1 cdw10=0x800 cdw12=0x7 xfer=4096
+ *   e1000_setup   [tx=1..256] [rx=1..256] [eeprom] [phy] [promisc] [lpe]
+ *                 [loopback] [vlan] [rxcsum] [secrc] | [flags=U8]
+ *                 e1000_setup tx=256 rx=256 eeprom phy rxcsum
+ *                 (256 encodes raw 0; other values raw, reduced at run time)
+ *   e1000_tx      [mode=legacy|ctx|tso|data] [auto] [ixsm] [txsm] [vle]
+ *                 [nokick] [reap] [segs=1..256] [mss=U16] [hdrlen=U8]
+ *                 [special=U16] [vlan=U16 (special + vle)] [ipcss= ipcso=
+ *                 tucss= tucso=U8] [data=DATA] | [flags=U8]
+ *                 e1000_tx mode=tso auto ixsm txsm mss=536 data=...
+ *                 (segs=N encodes raw N-1: 1 + raw % 8 data descriptors)
+ *   e1000_rx_post n=U8                       e1000_rx_post n=0
  *   .bytes HEX    raw bytes, emitted verbatim   .bytes ff
  *   .target NAME  asserts the target the text is written for
  *
@@ -52,6 +71,36 @@
  * sector=; blk_discard/blk_write_zeroes: header sector 0, a second 16-byte
  * out segment le64 sector, le32 num, le32 dflags (unmap = bit 0); blk_req
  * puts its out= lengths after the header segment and data after the header.
+ *
+ * NVMe directives (asm only; they assemble to nvme_submit, all with the
+ * nvme_submit options q= dptr= offset odd nokick noreap flags= xfer= and
+ * cdw10..cdw15= (set after the directive's own fields, so they override):
+ *   nvme_identify cns=N [ns=0] [cntid=0] [csi=0]    q=0, opc 0x06, xfer 4096
+ *   nvme_read  ns=1 lba=L [blocks=1] [bs=512] [len=BYTES]         opc 0x02
+ *   nvme_write ns=1 lba=L data=D [blocks=ceil(len(D)/bs)] [bs=512] [len=]
+ *   nvme_write_zeroes [ns=1] lba=L [blocks=1] [deac]               opc 0x08
+ *   nvme_flush [ns=1]                                              opc 0x00
+ * read/write/write_zeroes: q=1, cdw10/11 = lba, cdw12 = blocks - 1 (| DEAC
+ * bit 25); xfer = len or blocks * bs. hvfuzz-disasm prints them as
+ * nvme_submit with "# read slba=.. nlb=.." style comments, and names NVMe
+ * registers and doorbells ("# cc", "# sq1_doorbell") on an "nvme" BAR 0.
+ *
+ * e1000 directives (asm only): a built Ethernet II / IPv4 / UDP or TCP
+ * frame (IP header checksum computed; TCP checksum computed, UDP 0) as
+ *   e1000_udp | e1000_tcp | e1000_tcp_tso  -> e1000_tx data=frame
+ *   e1000_rx_udp | e1000_rx_tcp            -> rx_inject frame
+ * options: payload=DATA dst=MAC src=MAC sip=IP dip=IP sport= dport= tag=VID
+ * (802.1Q header in the frame); tcp: seq= ack= tcpflags= (0x18); tx: csum
+ * (mode ctx auto txsm, L4 checksum = pseudo-header sum as Linux leaves it),
+ * tso [mss=] (e1000_tcp_tso: mode tso auto ixsm txsm, IP total length and
+ * checksum 0, pseudo-header sum without length), and every e1000_tx option
+ * but data= (mode=, segs=, vlan=, nokick, reap, flags=, ...). Defaults: TX
+ * 52:54:00:12:34:56 10.0.2.15 -> 52:55:0a:00:02:02 10.0.2.2 (QEMU's slirp),
+ * RX the other way round, ports 1234 -> 5678.
+ *   e1000_udp payload="hello" csum       e1000_tcp_tso mss=536 payload=0x41*3000
+ * hvfuzz-disasm prints them as e1000_tx / rx_inject with "# 60 bytes, ipv4/udp"
+ * comments, and names e1000 registers ("# rdt", "# mta[3]", "# stats+0x74")
+ * on an "e1000" BAR 0 and ioaddr/iodata on its BAR 1.
  */
 #include "harness/program/hv_text.h"
 
@@ -256,6 +305,76 @@ static const char *cfg_field(unsigned off)
     }
 }
 
+/* NVMe BAR 0 (QEMU's layout): registers, doorbells (named for DSTRD 0),
+ * MSI-X table at 0x2000 and PBA at 0x3000. */
+static void nvme_reg_name(char *what, size_t n, uint64_t off)
+{
+    static const struct {
+        unsigned off;
+        const char *name;
+    } regs[] = {
+        {0x00, "cap"},   {0x04, "cap_hi"}, {0x08, "vs"},     {0x0c, "intms"},
+        {0x10, "intmc"}, {0x14, "cc"},     {0x1c, "csts"},   {0x20, "nssr"},
+        {0x24, "aqa"},   {0x28, "asq"},    {0x2c, "asq_hi"}, {0x30, "acq"},
+        {0x34, "acq_hi"}, {0x38, "cmbloc"}, {0x3c, "cmbsz"},
+    };
+    static const char *const field[4] = {"addr_lo", "addr_hi", "data", "ctrl"};
+    if (off < 0x1000) {
+        for (unsigned i = 0; i < sizeof regs / sizeof regs[0]; i++)
+            if (regs[i].off == off)
+                snprintf(what, n, "%s", regs[i].name);
+    } else if (off < 0x2000 && off % 4 == 0) {
+        unsigned idx = (unsigned)((off - 0x1000) / 4);
+        snprintf(what, n, "%s%u_doorbell", idx % 2 ? "cq" : "sq", idx / 2);
+    } else if (off >= 0x2000 && off < 0x3000) {
+        snprintf(what, n, "msix[%u].%s", (unsigned)((off - 0x2000) / 16),
+                 field[(off % 16) / 4]);
+    } else if (off >= 0x3000) {
+        snprintf(what, n, "msix_pba+0x%x", (unsigned)(off - 0x3000));
+    }
+}
+
+/* e1000 BAR 0 (8254x SDM 13.4): registers, the statistics block, tables */
+static void e1000_reg_name(char *what, size_t n, uint64_t off)
+{
+    static const struct {
+        unsigned off;
+        const char *name;
+    } regs[] = {
+        {0x0000, "ctrl"},   {0x0008, "status"}, {0x0010, "eecd"},
+        {0x0014, "eerd"},   {0x0018, "ctrl_ext"}, {0x001c, "fla"},
+        {0x0020, "mdic"},   {0x0028, "fcal"},   {0x002c, "fcah"},
+        {0x0030, "fct"},    {0x0038, "vet"},    {0x00c0, "icr"},
+        {0x00c4, "itr"},    {0x00c8, "ics"},    {0x00d0, "ims"},
+        {0x00d8, "imc"},    {0x0100, "rctl"},   {0x0170, "fcttv"},
+        {0x0178, "txcw"},   {0x0180, "rxcw"},   {0x0400, "tctl"},
+        {0x0410, "tipg"},   {0x0458, "aifs"},   {0x0e00, "ledctl"},
+        {0x1000, "pba"},    {0x2160, "fcrtl"},  {0x2168, "fcrth"},
+        {0x2800, "rdbal"},  {0x2804, "rdbah"},  {0x2808, "rdlen"},
+        {0x2810, "rdh"},    {0x2818, "rdt"},    {0x2820, "rdtr"},
+        {0x282c, "radv"},   {0x2c00, "rsrpd"},  {0x3800, "tdbal"},
+        {0x3804, "tdbah"},  {0x3808, "tdlen"},  {0x3810, "tdh"},
+        {0x3818, "tdt"},    {0x3820, "tidv"},   {0x3828, "txdctl"},
+        {0x382c, "tadv"},   {0x3830, "tspmt"},  {0x5000, "rxcsum"},
+        {0x5800, "wuc"},    {0x5808, "wufc"},   {0x5810, "wus"},
+        {0x5820, "manc"},   {0x5838, "ipav"},   {0x8000, "pbm"},
+    };
+    for (unsigned i = 0; i < sizeof regs / sizeof regs[0]; i++)
+        if (regs[i].off == off) {
+            snprintf(what, n, "%s", regs[i].name);
+            return;
+        }
+    if (off >= 0x4000 && off < 0x4100)
+        snprintf(what, n, "stats+0x%x", (unsigned)(off - 0x4000));
+    else if (off >= 0x5200 && off < 0x5400)
+        snprintf(what, n, "mta[%u]", (unsigned)((off - 0x5200) / 4));
+    else if (off >= 0x5400 && off < 0x5480)
+        snprintf(what, n, "%s[%u]", off % 8 < 4 ? "ral" : "rah",
+                 (unsigned)((off - 0x5400) / 8));
+    else if (off >= 0x5600 && off < 0x5800)
+        snprintf(what, n, "vfta[%u]", (unsigned)((off - 0x5600) / 4));
+}
+
 /* "  # ..." after a raw region access: the register, and the reduced
  * address when reduction changed the raw operands. */
 static void annotate(struct bbuf *b, const struct hv_layout *l,
@@ -314,6 +433,10 @@ static void annotate(struct bbuf *b, const struct hv_layout *l,
                 snprintf(what, sizeof what, "msix_pba+0x%x",
                          (unsigned)(off - VIRTIO_PCI_MSIX_PBA_OFF));
         }
+        if (!what[0] && model && !strcmp(model, "nvme") && r->bar == 0)
+            nvme_reg_name(what, sizeof what, off);
+        if (!what[0] && model && !strcmp(model, "e1000") && r->bar == 0)
+            e1000_reg_name(what, sizeof what, off);
         if (reduced)
             bb_printf(b, "  # -> %s+0x%llx/%u%s%s", r->name ? r->name : "?",
                       (unsigned long long)off, size, what[0] ? " " : "", what);
@@ -326,9 +449,14 @@ static void annotate(struct bbuf *b, const struct hv_layout *l,
         unsigned ri = op->region % l->npio;
         r = &l->pio[ri];
         uint64_t off = addr - r->base;
+        const char *model = r->dev < l->ndevs ? l->devs[r->dev].model : NULL;
+        if (model && !strcmp(model, "e1000") && r->bar == 1 && off < 8)
+            snprintf(what, sizeof what, "%s", off < 4 ? "ioaddr" : "iodata");
         if (op->region != ri || off != op->off || size != op->size)
-            bb_printf(b, "  # -> %s+0x%llx/%u", r->name ? r->name : "?",
-                      (unsigned long long)off, size);
+            bb_printf(b, "  # -> %s+0x%llx/%u%s%s", r->name ? r->name : "?",
+                      (unsigned long long)off, size, what[0] ? " " : "", what);
+        else if (what[0])
+            bb_printf(b, "  # %s", what);
         return;
     }
     default: {
@@ -409,6 +537,14 @@ static void fmt_access(struct bbuf *b, const struct hv_layout *l,
         bb_printf(b, " 0x%llx", (unsigned long long)op->val);
 }
 
+static void fmt_nvme_setup(struct bbuf *b, const struct hv_op *op);
+static void fmt_nvme_submit(struct bbuf *b, const struct hv_op *op,
+                            bool comments);
+static void fmt_e1000_setup(struct bbuf *b, const struct hv_op *op,
+                            bool comments);
+static void fmt_e1000_tx(struct bbuf *b, const struct hv_op *op, bool comments);
+static void describe_frame(struct bbuf *b, const uint8_t *p, size_t n);
+
 /* The text of a known op, with annotation comments if `comments`. */
 static void fmt_op(struct bbuf *b, const struct hv_layout *l,
                    const struct hv_op *op, bool comments)
@@ -439,6 +575,10 @@ static void fmt_op(struct bbuf *b, const struct hv_layout *l,
     case HV_OP_RX_INJECT:
         bb_printf(b, " ");
         fmt_data(b, op->data, op->len);
+        if (comments && op->len && has_model(l, "e1000")) {
+            bb_printf(b, "  # %u bytes,", op->len);
+            describe_frame(b, op->data, op->len);
+        }
         break;
     case HV_OP_VIRTQ_SETUP:
         bb_printf(b, " features=0x%llx queues=%u size=", (unsigned long long)op->val,
@@ -471,6 +611,222 @@ static void fmt_op(struct bbuf *b, const struct hv_layout *l,
             annotate_blk(b, l, op);
         break;
     }
+    case HV_OP_NVME_SETUP:
+        fmt_nvme_setup(b, op);
+        break;
+    case HV_OP_NVME_SUBMIT:
+        fmt_nvme_submit(b, op, comments);
+        break;
+    case HV_OP_E1000_SETUP:
+        fmt_e1000_setup(b, op, comments);
+        break;
+    case HV_OP_E1000_TX:
+        fmt_e1000_tx(b, op, comments);
+        break;
+    case HV_OP_E1000_RX_POST:
+        bb_printf(b, " n=%u", op->region);
+        break;
+    }
+}
+
+static const char *const nvme_dptr_names[8] = {
+    "prp", "prp1", "list", "chain", "sgl", "sgl_seg", "sgl_bb", "none",
+};
+
+static const char *nvme_admin_name(unsigned opc)
+{
+    switch (opc) {
+    case 0x00: return "delete_sq";
+    case 0x01: return "create_sq";
+    case 0x02: return "get_log_page";
+    case 0x04: return "delete_cq";
+    case 0x05: return "create_cq";
+    case 0x06: return "identify";
+    case 0x08: return "abort";
+    case 0x09: return "set_features";
+    case 0x0a: return "get_features";
+    case 0x0c: return "async_event_request";
+    case 0x0d: return "ns_management";
+    case 0x10: return "fw_commit";
+    case 0x11: return "fw_download";
+    case 0x15: return "ns_attachment";
+    case 0x18: return "keep_alive";
+    case 0x7c: return "doorbell_buffer_config";
+    case 0x80: return "format_nvm";
+    default: return NULL;
+    }
+}
+
+static const char *nvme_io_name(unsigned opc)
+{
+    switch (opc) {
+    case 0x00: return "flush";
+    case 0x01: return "write";
+    case 0x02: return "read";
+    case 0x04: return "write_uncorrectable";
+    case 0x05: return "compare";
+    case 0x08: return "write_zeroes";
+    case 0x09: return "dataset_management";
+    case 0x0c: return "verify";
+    case 0x19: return "copy";
+    default: return NULL;
+    }
+}
+
+static void fmt_nvme_setup(struct bbuf *b, const struct hv_op *op)
+{
+    bb_printf(b, " ioqs=%u qsize=", op->region + 1u);
+    if (op->len)
+        bb_printf(b, "%u", op->len);
+    else
+        bb_printf(b, "max");
+    if (op->flags & ~0x0fu) {
+        bb_printf(b, " flags=0x%02x", op->flags);
+        return;
+    }
+    if (op->flags & HV_NVME_SETUP_F_IDENTIFY)
+        bb_printf(b, " identify");
+    if (op->flags & HV_NVME_SETUP_F_NUM_QUEUES)
+        bb_printf(b, " numq");
+    if (op->flags & HV_NVME_SETUP_F_DBBUF)
+        bb_printf(b, " dbbuf");
+    if (op->flags & HV_NVME_SETUP_F_CSS_NVM)
+        bb_printf(b, " css_nvm");
+}
+
+static void fmt_nvme_submit(struct bbuf *b, const struct hv_op *op,
+                            bool comments)
+{
+    bb_printf(b, " q=%u opc=0x%02x", op->region, (unsigned)op->val);
+    if (op->dw[0])
+        bb_printf(b, " nsid=0x%x", op->dw[0]);
+    for (unsigned i = 1; i < 7; i++)
+        if (op->dw[i])
+            bb_printf(b, " cdw%u=0x%x", 9 + i, op->dw[i]);
+    if (op->off)
+        bb_printf(b, " xfer=%u", op->off);
+    if (op->flags & 0x80u) {
+        bb_printf(b, " flags=0x%02x", op->flags);
+    } else {
+        unsigned mode = op->flags & HV_NVME_F_DPTR_MASK;
+        if (mode)
+            bb_printf(b, " dptr=%s", nvme_dptr_names[mode]);
+        if (op->flags & HV_NVME_F_OFFSET)
+            bb_printf(b, " offset");
+        if (op->flags & HV_NVME_F_ODD)
+            bb_printf(b, " odd");
+        if (op->flags & HV_NVME_F_NOKICK)
+            bb_printf(b, " nokick");
+        if (op->flags & HV_NVME_F_NOREAP)
+            bb_printf(b, " noreap");
+    }
+    if (op->len) {
+        bb_printf(b, " data=");
+        fmt_data(b, op->data, op->len);
+    }
+    if (!comments)
+        return;
+    unsigned opc = (unsigned)op->val;
+    const char *name = op->region == 0 ? nvme_admin_name(opc) : nvme_io_name(opc);
+    if (name)
+        bb_printf(b, "  # %s%s", op->region == 0 ? "admin " : "", name);
+    if (name && op->region != 0 && (opc == 0x01 || opc == 0x02 || opc == 0x08))
+        bb_printf(b, " slba=0x%llx nlb=%u",
+                  (unsigned long long)op->dw[2] << 32 | op->dw[1],
+                  (op->dw[3] & 0xffffu) + 1);
+}
+
+/* ---- e1000 ---------------------------------------------------------------- */
+
+static const char *const e1000_setup_flag_names[8] = {
+    "eeprom", "phy", "promisc", "lpe", "loopback", "vlan", "rxcsum", "secrc",
+};
+static const char *const e1000_tx_mode_names[4] = {"legacy", "ctx", "tso",
+                                                   "data"};
+static const char *const e1000_tx_flag_names[6] = {
+    "auto", "ixsm", "txsm", "vle", "nokick", "reap",
+};
+
+static unsigned e1000_ring(uint8_t raw)
+{
+    return raw == 0 ? 256u : raw < 8 ? 8u : raw & ~7u;
+}
+
+static void fmt_e1000_setup(struct bbuf *b, const struct hv_op *op,
+                            bool comments)
+{
+    bb_printf(b, " tx=%u rx=%u", op->region ? op->region : 256u,
+              op->size ? op->size : 256u);
+    for (unsigned i = 0; i < 8; i++)
+        if (op->flags & (1u << i))
+            bb_printf(b, " %s", e1000_setup_flag_names[i]);
+    if (comments && (e1000_ring(op->region) != (op->region ? op->region : 256u) ||
+                     e1000_ring(op->size) != (op->size ? op->size : 256u)))
+        bb_printf(b, "  # rings tx=%u rx=%u", e1000_ring(op->region),
+                  e1000_ring(op->size));
+}
+
+/* "ipv4/udp" style summary of a frame */
+static void describe_frame(struct bbuf *b, const uint8_t *p, size_t n)
+{
+    size_t l2 = 14;
+    unsigned type = n >= 14 ? (unsigned)(p[12] << 8 | p[13]) : 0;
+    if (type == 0x8100 && n >= 18) {
+        bb_printf(b, " vlan %u", (unsigned)((p[14] << 8 | p[15]) & 0xfff));
+        l2 = 18;
+        type = (unsigned)(p[16] << 8 | p[17]);
+    }
+    unsigned proto = 0x100;
+    if (type == 0x0800 && n > l2 + 9) {
+        bb_printf(b, " ipv4");
+        proto = p[l2 + 9];
+    } else if (type == 0x86dd && n > l2 + 6) {
+        bb_printf(b, " ipv6");
+        proto = p[l2 + 6];
+    } else if (type == 0x0806) {
+        bb_printf(b, " arp");
+    } else if (n >= 14) {
+        bb_printf(b, " type=0x%04x", type);
+    } else {
+        bb_printf(b, " runt");
+    }
+    if (proto == 6)
+        bb_printf(b, "/tcp");
+    else if (proto == 17)
+        bb_printf(b, "/udp");
+    else if (proto == 1)
+        bb_printf(b, "/icmp");
+    else if (proto < 0x100)
+        bb_printf(b, "/proto=%u", proto);
+}
+
+static void fmt_e1000_tx(struct bbuf *b, const struct hv_op *op, bool comments)
+{
+    unsigned mode = op->flags & HV_E1000_TX_F_MODE_MASK;
+    if (mode)
+        bb_printf(b, " mode=%s", e1000_tx_mode_names[mode]);
+    for (unsigned i = 0; i < 6; i++)
+        if (op->flags & (4u << i))
+            bb_printf(b, " %s", e1000_tx_flag_names[i]);
+    if (op->nout)
+        bb_printf(b, " segs=%u", op->nout + 1u);
+    if (op->off)
+        bb_printf(b, " mss=%u", op->off);
+    if (op->size)
+        bb_printf(b, " hdrlen=%u", op->size);
+    if (op->val)
+        bb_printf(b, " special=0x%llx", (unsigned long long)op->val);
+    static const char *const offs[4] = {"ipcss", "ipcso", "tucss", "tucso"};
+    for (unsigned i = 0; i < 4; i++)
+        if (op->dw[i])
+            bb_printf(b, " %s=%u", offs[i], op->dw[i]);
+    if (op->len) {
+        bb_printf(b, " data=");
+        fmt_data(b, op->data, op->len);
+    }
+    if (comments && op->len) {
+        bb_printf(b, "  # %u bytes,", op->len);
+        describe_frame(b, op->data, op->len);
     }
 }
 
@@ -1155,6 +1511,532 @@ static void asm_blk(struct asm_ctx *a, const struct tok *toks, unsigned nt,
     op->data = d->p;
 }
 
+/* ---- NVMe ---------------------------------------------------------------- */
+
+static void asm_nvme_setup(struct asm_ctx *a, const struct tok *toks,
+                           unsigned nt, struct hv_op *op)
+{
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (key_is(&kv, "ioqs")) {
+            uint64_t q = kv_num(a, &kv, 256, "ioqs");
+            if (q == 0)
+                asm_error(a, kv.vcol, "ioqs must be 1..256");
+            op->region = (uint8_t)(q - 1);
+        } else if (key_is(&kv, "qsize")) {
+            need_value(a, &kv, true);
+            if (kv.vn == 3 && memcmp(kv.v, "max", 3) == 0)
+                op->len = 0;
+            else
+                op->len = (uint32_t)kv_num(a, &kv, 0xffff, "qsize");
+        } else if (key_is(&kv, "flags")) {
+            op->flags |= (uint8_t)kv_num(a, &kv, 0xff, "flags");
+        } else if (key_is(&kv, "identify") || key_is(&kv, "numq") ||
+                   key_is(&kv, "dbbuf") || key_is(&kv, "css_nvm")) {
+            need_value(a, &kv, false);
+            op->flags |= key_is(&kv, "identify")  ? HV_NVME_SETUP_F_IDENTIFY
+                         : key_is(&kv, "numq")    ? HV_NVME_SETUP_F_NUM_QUEUES
+                         : key_is(&kv, "dbbuf")   ? HV_NVME_SETUP_F_DBBUF
+                                                  : HV_NVME_SETUP_F_CSS_NVM;
+        } else {
+            asm_error(a, toks[i].col,
+                      "unknown nvme_setup option '%.*s' (ioqs=, qsize=, identify, "
+                      "numq, dbbuf, css_nvm, flags=)",
+                      (int)toks[i].n, toks[i].s);
+        }
+    }
+}
+
+/* Options of nvme_submit shared with the nvme_* directives: q=, dptr=,
+ * offset, odd, nokick, noreap, flags=, xfer=, cdw10..cdw15= (bit i of
+ * *cdw_given set for cdw(10+i)). */
+static bool nvme_common(struct asm_ctx *a, const struct kv *kv, struct hv_op *op,
+                        unsigned *cdw_given)
+{
+    static const char *const cdw[6] = {"cdw10", "cdw11", "cdw12",
+                                       "cdw13", "cdw14", "cdw15"};
+    if (key_is(kv, "q")) {
+        op->region = (uint8_t)kv_num(a, kv, 0xff, "q");
+    } else if (key_is(kv, "dptr")) {
+        need_value(a, kv, true);
+        unsigned m = 0;
+        while (m < 8 && !(strlen(nvme_dptr_names[m]) == kv->vn &&
+                          !memcmp(kv->v, nvme_dptr_names[m], kv->vn)))
+            m++;
+        if (m == 8)
+            asm_error(a, kv->vcol,
+                      "unknown dptr '%.*s' (prp, prp1, list, chain, sgl, "
+                      "sgl_seg, sgl_bb, none)", (int)kv->vn, kv->v);
+        op->flags = (uint8_t)((op->flags & ~HV_NVME_F_DPTR_MASK) | m);
+    } else if (key_is(kv, "offset") || key_is(kv, "odd") ||
+               key_is(kv, "nokick") || key_is(kv, "noreap")) {
+        need_value(a, kv, false);
+        op->flags |= key_is(kv, "offset")   ? HV_NVME_F_OFFSET
+                     : key_is(kv, "odd")    ? HV_NVME_F_ODD
+                     : key_is(kv, "nokick") ? HV_NVME_F_NOKICK
+                                            : HV_NVME_F_NOREAP;
+    } else if (key_is(kv, "flags")) {
+        op->flags |= (uint8_t)kv_num(a, kv, 0xff, "flags");
+    } else if (key_is(kv, "xfer")) {
+        op->off = (uint32_t)kv_num(a, kv, 0xffffffffu, "xfer");
+    } else {
+        for (unsigned i = 0; i < 6; i++)
+            if (key_is(kv, cdw[i])) {
+                op->dw[1 + i] = (uint32_t)kv_num(a, kv, 0xffffffffu, cdw[i]);
+                *cdw_given |= 1u << i;
+                return true;
+            }
+        return false;
+    }
+    return true;
+}
+
+static void asm_nvme_submit(struct asm_ctx *a, const struct tok *toks,
+                            unsigned nt, struct hv_op *op)
+{
+    bool have_data = false;
+    unsigned cdw_given = 0;
+    a->tmp.n = 0;
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (nvme_common(a, &kv, op, &cdw_given))
+            ;
+        else if (key_is(&kv, "opc"))
+            op->val = kv_num(a, &kv, 0xff, "opc");
+        else if (key_is(&kv, "nsid"))
+            op->dw[0] = (uint32_t)kv_num(a, &kv, 0xffffffffu, "nsid");
+        else if (key_is(&kv, "data")) {
+            need_value(a, &kv, true);
+            if (have_data)
+                asm_error(a, toks[i].col, "data given twice");
+            have_data = true;
+            parse_data(a, kv.v, kv.vn, kv.vcol, &a->tmp);
+        } else
+            asm_error(a, toks[i].col,
+                      "unknown nvme_submit option '%.*s' (q=, opc=, nsid=, "
+                      "cdw10..cdw15=, xfer=, data=, dptr=, offset, odd, nokick, "
+                      "noreap, flags=)",
+                      (int)toks[i].n, toks[i].s);
+    }
+    op->len = (uint32_t)a->tmp.n;
+    op->data = a->tmp.p;
+}
+
+/* nvme_identify / nvme_read / nvme_write / nvme_write_zeroes / nvme_flush
+ * -> nvme_submit */
+static void asm_nvme_sugar(struct asm_ctx *a, const struct tok *toks,
+                           unsigned nt, struct hv_op *op)
+{
+    const struct tok *m = &toks[0];
+    enum { IDENTIFY, READ, WRITE, WZEROES, FLUSH } kind;
+    if (tok_is(m, "nvme_identify")) kind = IDENTIFY;
+    else if (tok_is(m, "nvme_read")) kind = READ;
+    else if (tok_is(m, "nvme_write")) kind = WRITE;
+    else if (tok_is(m, "nvme_write_zeroes")) kind = WZEROES;
+    else if (tok_is(m, "nvme_flush")) kind = FLUSH;
+    else
+        asm_error(a, m->col, "unknown directive '%.*s'", (int)m->n, m->s);
+
+    bool io = kind != IDENTIFY, rw = kind == READ || kind == WRITE;
+    uint64_t ns = io ? 1 : 0, lba = 0, blocks = 0, bs = 512, len = 0, cns = 0;
+    uint64_t cntid = 0, csi = 0;
+    bool have_lba = false, have_len = false, have_data = false, deac = false;
+    bool have_cns = false;
+    unsigned cdw_given = 0;
+    op->region = io ? 1 : 0;
+    a->tmp.n = 0;
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (nvme_common(a, &kv, op, &cdw_given))
+            ;
+        else if ((key_is(&kv, "ns") || key_is(&kv, "nsid")))
+            ns = kv_num(a, &kv, 0xffffffffu, "ns");
+        else if (key_is(&kv, "lba") && (rw || kind == WZEROES)) {
+            lba = kv_num(a, &kv, UINT64_MAX, "lba");
+            have_lba = true;
+        } else if (key_is(&kv, "blocks") && (rw || kind == WZEROES))
+            blocks = kv_num(a, &kv, 0x10000, "blocks");
+        else if (key_is(&kv, "bs") && rw)
+            bs = kv_num(a, &kv, 0x10000, "bs");
+        else if (key_is(&kv, "len") && rw) {
+            len = kv_num(a, &kv, 0xffffffffu, "len");
+            have_len = true;
+        } else if (key_is(&kv, "data") && kind == WRITE) {
+            need_value(a, &kv, true);
+            if (have_data)
+                asm_error(a, toks[i].col, "data given twice");
+            have_data = true;
+            parse_data(a, kv.v, kv.vn, kv.vcol, &a->tmp);
+        } else if (key_is(&kv, "deac") && kind == WZEROES) {
+            need_value(a, &kv, false);
+            deac = true;
+        } else if (key_is(&kv, "cns") && kind == IDENTIFY) {
+            cns = kv_num(a, &kv, 0xff, "cns");
+            have_cns = true;
+        } else if (key_is(&kv, "cntid") && kind == IDENTIFY)
+            cntid = kv_num(a, &kv, 0xffff, "cntid");
+        else if (key_is(&kv, "csi") && kind == IDENTIFY)
+            csi = kv_num(a, &kv, 0xff, "csi");
+        else
+            asm_error(a, toks[i].col, "unknown %.*s option '%.*s'", (int)m->n,
+                      m->s, (int)toks[i].n, toks[i].s);
+    }
+    const char *missing = NULL;
+    if ((rw || kind == WZEROES) && !have_lba)
+        missing = "lba=";
+    else if (kind == WRITE && !have_data)
+        missing = "data=";
+    else if (kind == IDENTIFY && !have_cns)
+        missing = "cns=";
+    if (missing)
+        asm_error(a, m->col, "%.*s needs %s", (int)m->n, m->s, missing);
+    if (bs == 0)
+        asm_error(a, m->col, "bs must not be 0");
+    if (blocks == 0)
+        blocks = kind == WRITE && a->tmp.n ? (a->tmp.n + bs - 1) / bs : 1;
+    if (blocks > 0x10000)
+        asm_error(a, m->col, "more than 65536 blocks");
+
+    uint32_t given[6];
+    for (unsigned i = 0; i < 6; i++)
+        given[i] = op->dw[1 + i];
+    static const uint8_t opc[] = {0x06, 0x02, 0x01, 0x08, 0x00};
+    op->val = opc[kind];
+    op->dw[0] = (uint32_t)ns;
+    if (kind == IDENTIFY) {
+        op->dw[1] = (uint32_t)(cns | cntid << 16);
+        op->dw[2] = (uint32_t)(csi << 24);
+        if (!op->off)
+            op->off = HV_NVME_PAGE;
+    } else if (kind != FLUSH) {
+        op->dw[1] = (uint32_t)lba;
+        op->dw[2] = (uint32_t)(lba >> 32);
+        op->dw[3] = (uint32_t)(blocks - 1) | (deac ? 1u << 25 : 0);
+        if (rw && !op->off)
+            op->off = (uint32_t)(have_len ? len : blocks * bs);
+    }
+    for (unsigned i = 0; i < 6; i++)
+        if (cdw_given & (1u << i))
+            op->dw[1 + i] = given[i];
+    op->len = (uint32_t)a->tmp.n;
+    op->data = a->tmp.p;
+}
+
+/* ---- e1000 ---------------------------------------------------------------- */
+
+static void asm_e1000_setup(struct asm_ctx *a, const struct tok *toks,
+                            unsigned nt, struct hv_op *op)
+{
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (key_is(&kv, "tx") || key_is(&kv, "rx")) {
+            uint64_t v = kv_num(a, &kv, 256, key_is(&kv, "tx") ? "tx" : "rx");
+            if (v == 0)
+                asm_error(a, kv.vcol, "ring size must be 1..256 (256 encodes 0)");
+            *(key_is(&kv, "tx") ? &op->region : &op->size) = (uint8_t)v;
+            continue;
+        }
+        if (key_is(&kv, "flags")) {
+            op->flags |= (uint8_t)kv_num(a, &kv, 0xff, "flags");
+            continue;
+        }
+        unsigned f = 0;
+        while (f < 8 && !key_is(&kv, e1000_setup_flag_names[f]))
+            f++;
+        if (f == 8)
+            asm_error(a, toks[i].col,
+                      "unknown e1000_setup option '%.*s' (tx=, rx=, eeprom, phy, "
+                      "promisc, lpe, loopback, vlan, rxcsum, secrc, flags=)",
+                      (int)toks[i].n, toks[i].s);
+        need_value(a, &kv, false);
+        op->flags |= (uint8_t)(1u << f);
+    }
+}
+
+/* Options of e1000_tx shared with the e1000_udp/tcp directives. */
+static bool e1000_tx_common(struct asm_ctx *a, const struct kv *kv,
+                            struct hv_op *op)
+{
+    if (key_is(kv, "mode")) {
+        need_value(a, kv, true);
+        unsigned m = 0;
+        while (m < 4 && !(strlen(e1000_tx_mode_names[m]) == kv->vn &&
+                          !memcmp(kv->v, e1000_tx_mode_names[m], kv->vn)))
+            m++;
+        if (m == 4)
+            asm_error(a, kv->vcol, "unknown mode '%.*s' (legacy, ctx, tso, data)",
+                      (int)kv->vn, kv->v);
+        op->flags = (uint8_t)((op->flags & ~HV_E1000_TX_F_MODE_MASK) | m);
+    } else if (key_is(kv, "segs")) {
+        uint64_t v = kv_num(a, kv, 256, "segs");
+        if (v == 0)
+            asm_error(a, kv->vcol, "segs must be 1..256");
+        op->nout = (uint8_t)(v - 1);
+    } else if (key_is(kv, "vlan")) {
+        op->val = kv_num(a, kv, 0xffff, "vlan");
+        op->flags |= HV_E1000_TX_F_VLE;
+    } else if (key_is(kv, "flags")) {
+        op->flags |= (uint8_t)kv_num(a, kv, 0xff, "flags");
+    } else if (key_is(kv, "mss")) {
+        op->off = (uint32_t)kv_num(a, kv, 0xffff, "mss");
+    } else if (key_is(kv, "hdrlen")) {
+        op->size = (uint8_t)kv_num(a, kv, 0xff, "hdrlen");
+    } else if (key_is(kv, "special")) {
+        op->val = kv_num(a, kv, 0xffff, "special");
+    } else {
+        static const char *const offs[4] = {"ipcss", "ipcso", "tucss", "tucso"};
+        for (unsigned k = 0; k < 4; k++)
+            if (key_is(kv, offs[k])) {
+                op->dw[k] = (uint32_t)kv_num(a, kv, 0xff, offs[k]);
+                return true;
+            }
+        for (unsigned f = 0; f < 6; f++)
+            if (key_is(kv, e1000_tx_flag_names[f])) {
+                need_value(a, kv, false);
+                op->flags |= (uint8_t)(4u << f);
+                return true;
+            }
+        return false;
+    }
+    return true;
+}
+
+static void asm_e1000_tx(struct asm_ctx *a, const struct tok *toks, unsigned nt,
+                         struct hv_op *op)
+{
+    bool have_data = false;
+    a->tmp.n = 0;
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (e1000_tx_common(a, &kv, op))
+            ;
+        else if (key_is(&kv, "data")) {
+            need_value(a, &kv, true);
+            if (have_data)
+                asm_error(a, toks[i].col, "data given twice");
+            have_data = true;
+            parse_data(a, kv.v, kv.vn, kv.vcol, &a->tmp);
+        } else
+            asm_error(a, toks[i].col,
+                      "unknown e1000_tx option '%.*s' (mode=, segs=, mss=, "
+                      "hdrlen=, special=, vlan=, ipcss=, ipcso=, tucss=, tucso=, "
+                      "data=, auto, ixsm, txsm, vle, nokick, reap, flags=)",
+                      (int)toks[i].n, toks[i].s);
+    }
+    op->len = (uint32_t)a->tmp.n;
+    op->data = a->tmp.p;
+}
+
+/* ---- frame builder of the e1000_udp / e1000_tcp / e1000_rx_* directives -- */
+
+struct frame {
+    uint8_t dst[6], src[6];
+    uint32_t sip, dip;
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t tcpflags;
+    int tag;      /* 802.1Q VID in the frame, or -1 */
+    bool tcp;
+    bool partial; /* L4 checksum field = pseudo-header sum (offload) */
+    bool tso;     /* IP total length and checksum 0, pseudo sum without length */
+};
+
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t acc)
+{
+    for (size_t i = 0; i + 1 < n; i += 2)
+        acc += (uint32_t)(p[i] << 8 | p[i + 1]);
+    if (n & 1)
+        acc += (uint32_t)p[n - 1] << 8;
+    return acc;
+}
+
+static uint16_t fold(uint32_t acc)
+{
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)acc;
+}
+
+static void put_be(uint8_t *p, unsigned n, uint32_t v)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static void parse_mac(struct asm_ctx *a, const struct kv *kv, uint8_t *mac)
+{
+    need_value(a, kv, true);
+    unsigned v[6];
+    char tail;
+    char buf[32];
+    if (kv->vn >= sizeof buf)
+        asm_error(a, kv->vcol, "bad MAC address");
+    memcpy(buf, kv->v, kv->vn);
+    buf[kv->vn] = 0;
+    if (sscanf(buf, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &tail) != 6)
+        asm_error(a, kv->vcol, "bad MAC address '%s' (want aa:bb:cc:dd:ee:ff)",
+                  buf);
+    for (unsigned i = 0; i < 6; i++)
+        mac[i] = (uint8_t)v[i];
+}
+
+static uint32_t parse_ip(struct asm_ctx *a, const struct kv *kv)
+{
+    need_value(a, kv, true);
+    unsigned v[4];
+    char tail;
+    char buf[32];
+    if (kv->vn >= sizeof buf)
+        asm_error(a, kv->vcol, "bad IPv4 address");
+    memcpy(buf, kv->v, kv->vn);
+    buf[kv->vn] = 0;
+    if (sscanf(buf, "%u.%u.%u.%u%c", &v[0], &v[1], &v[2], &v[3], &tail) != 4 ||
+        v[0] > 255 || v[1] > 255 || v[2] > 255 || v[3] > 255)
+        asm_error(a, kv->vcol, "bad IPv4 address '%s'", buf);
+    return v[0] << 24 | v[1] << 16 | v[2] << 8 | v[3];
+}
+
+/* Ethernet [802.1Q] IPv4 UDP/TCP + payload into dst. */
+static void build_frame(struct asm_ctx *a, unsigned col, const struct frame *f,
+                        const uint8_t *pay, size_t plen, struct bbuf *dst)
+{
+    size_t l4 = f->tcp ? 20 : 8;
+    if (20 + l4 + plen > 0xffff)
+        asm_error(a, col, "payload too long for one IPv4 packet");
+    uint8_t h[18 + 20 + 20];
+    size_t l2 = 14;
+    memcpy(h, f->dst, 6);
+    memcpy(h + 6, f->src, 6);
+    if (f->tag >= 0) {
+        put_be(h + 12, 2, 0x8100);
+        put_be(h + 14, 2, (uint32_t)f->tag);
+        l2 = 18;
+    }
+    put_be(h + l2 - 2, 2, 0x0800);
+    uint8_t *ip = h + l2, *th = ip + 20;
+    uint8_t proto = f->tcp ? 6 : 17;
+    memset(ip, 0, 20 + l4);
+    ip[0] = 0x45;
+    put_be(ip + 2, 2, f->tso ? 0 : (uint32_t)(20 + l4 + plen));
+    put_be(ip + 6, 2, 0x4000); /* DF */
+    ip[8] = 64;
+    ip[9] = proto;
+    put_be(ip + 12, 4, f->sip);
+    put_be(ip + 16, 4, f->dip);
+    if (!f->tso)
+        put_be(ip + 10, 2, (uint16_t)~fold(sum16(ip, 20, 0)));
+    put_be(th, 2, f->sport);
+    put_be(th + 2, 2, f->dport);
+    if (f->tcp) {
+        put_be(th + 4, 4, f->seq);
+        put_be(th + 8, 4, f->ack);
+        th[12] = 5 << 4;
+        th[13] = f->tcpflags;
+        put_be(th + 14, 2, 0xffff); /* window */
+    } else {
+        put_be(th + 4, 2, (uint32_t)(l4 + plen));
+    }
+    uint32_t pseudo = (f->sip >> 16) + (f->sip & 0xffff) + (f->dip >> 16) +
+                      (f->dip & 0xffff) + proto +
+                      (f->tso ? 0 : (uint32_t)(l4 + plen));
+    size_t csum = f->tcp ? 16 : 6;
+    if (f->partial || f->tso)
+        put_be(th + csum, 2, fold(pseudo));
+    else if (f->tcp)
+        put_be(th + csum, 2,
+               (uint16_t)~fold(sum16(pay, plen, sum16(th, l4, pseudo))));
+    bb_put(dst, h, l2 + 20 + l4);
+    bb_put(dst, pay, plen);
+}
+
+/* e1000_udp / e1000_tcp / e1000_tcp_tso -> e1000_tx,
+ * e1000_rx_udp / e1000_rx_tcp -> rx_inject */
+static void asm_e1000_sugar(struct asm_ctx *a, const struct tok *toks,
+                            unsigned nt, struct hv_op *op)
+{
+    const struct tok *m = &toks[0];
+    bool rx = tok_is(m, "e1000_rx_udp") || tok_is(m, "e1000_rx_tcp");
+    bool tcp = tok_is(m, "e1000_tcp") || tok_is(m, "e1000_tcp_tso") ||
+               tok_is(m, "e1000_rx_tcp");
+    if (!rx && !tcp && !tok_is(m, "e1000_udp"))
+        asm_error(a, m->col, "unknown directive '%.*s'", (int)m->n, m->s);
+    static const uint8_t guest[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    static const uint8_t gateway[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+    struct frame f = {.sip = rx ? 0x0a000202u : 0x0a00020fu,
+                      .dip = rx ? 0x0a00020fu : 0x0a000202u,
+                      .sport = 1234, .dport = 5678, .tcpflags = 0x18,
+                      .tag = -1, .tcp = tcp};
+    memcpy(f.dst, rx ? guest : gateway, 6);
+    memcpy(f.src, rx ? gateway : guest, 6);
+    bool csum = false, have_pay = false;
+    f.tso = tok_is(m, "e1000_tcp_tso");
+    struct bbuf *pay = &a->pay;
+    pay->n = 0;
+    op->code = rx ? HV_OP_RX_INJECT : HV_OP_E1000_TX;
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (key_is(&kv, "dst"))
+            parse_mac(a, &kv, f.dst);
+        else if (key_is(&kv, "src"))
+            parse_mac(a, &kv, f.src);
+        else if (key_is(&kv, "sip"))
+            f.sip = parse_ip(a, &kv);
+        else if (key_is(&kv, "dip"))
+            f.dip = parse_ip(a, &kv);
+        else if (key_is(&kv, "sport"))
+            f.sport = (uint16_t)kv_num(a, &kv, 0xffff, "sport");
+        else if (key_is(&kv, "dport"))
+            f.dport = (uint16_t)kv_num(a, &kv, 0xffff, "dport");
+        else if (key_is(&kv, "tag"))
+            f.tag = (int)kv_num(a, &kv, 0xffff, "tag");
+        else if (key_is(&kv, "seq") && tcp)
+            f.seq = (uint32_t)kv_num(a, &kv, 0xffffffffu, "seq");
+        else if (key_is(&kv, "ack") && tcp)
+            f.ack = (uint32_t)kv_num(a, &kv, 0xffffffffu, "ack");
+        else if (key_is(&kv, "tcpflags") && tcp)
+            f.tcpflags = (uint8_t)kv_num(a, &kv, 0xff, "tcpflags");
+        else if (key_is(&kv, "payload")) {
+            need_value(a, &kv, true);
+            if (have_pay)
+                asm_error(a, toks[i].col, "payload given twice");
+            have_pay = true;
+            parse_data(a, kv.v, kv.vn, kv.vcol, pay);
+        } else if (key_is(&kv, "csum") && !rx) {
+            need_value(a, &kv, false);
+            csum = true;
+        } else if (key_is(&kv, "tso") && tcp && !rx) {
+            need_value(a, &kv, false);
+            f.tso = true;
+        } else if (rx || !e1000_tx_common(a, &kv, op))
+            asm_error(a, toks[i].col, "unknown %.*s option '%.*s'", (int)m->n,
+                      m->s, (int)toks[i].n, toks[i].s);
+    }
+    f.partial = csum && !f.tso;
+    a->tmp.n = 0;
+    build_frame(a, m->col, &f, pay->p, pay->n, &a->tmp);
+    if (a->tmp.n > 0xffff)
+        asm_error(a, m->col, "frame longer than 65535 bytes");
+    op->len = (uint32_t)a->tmp.n;
+    op->data = a->tmp.p;
+    if (rx)
+        return;
+    unsigned mode = f.tso ? HV_E1000_TX_TSO
+                    : csum ? HV_E1000_TX_CTX
+                           : (op->flags & HV_E1000_TX_F_MODE_MASK);
+    op->flags = (uint8_t)((op->flags & ~HV_E1000_TX_F_MODE_MASK) | mode);
+    if (f.tso)
+        op->flags |= HV_E1000_TX_F_AUTO | HV_E1000_TX_F_IXSM | HV_E1000_TX_F_TXSM;
+    else if (csum)
+        op->flags |= HV_E1000_TX_F_AUTO | HV_E1000_TX_F_TXSM;
+}
+
 static void asm_line(struct asm_ctx *a, const char *line, size_t n)
 {
     struct tok toks[MAX_TOKS];
@@ -1190,11 +2072,29 @@ static void asm_line(struct asm_ctx *a, const char *line, size_t n)
         return;
     }
 
+    if (m->n > 5 && memcmp(m->s, "nvme_", 5) == 0 &&
+        !tok_is(m, "nvme_setup") && !tok_is(m, "nvme_submit")) {
+        op.code = HV_OP_NVME_SUBMIT;
+        asm_nvme_sugar(a, toks, nt, &op);
+        emit(a, &op, m->col);
+        return;
+    }
+
+    if (m->n > 6 && memcmp(m->s, "e1000_", 6) == 0 &&
+        !tok_is(m, "e1000_setup") && !tok_is(m, "e1000_tx") &&
+        !tok_is(m, "e1000_rx_post")) {
+        asm_e1000_sugar(a, toks, nt, &op);
+        emit(a, &op, m->col);
+        return;
+    }
+
     static const uint8_t codes[] = {
         HV_OP_MMIO_READ,  HV_OP_MMIO_WRITE,    HV_OP_PIO_READ,
         HV_OP_PIO_WRITE,  HV_OP_CFG_READ,      HV_OP_CFG_WRITE,
         HV_OP_DMA_WRITE,  HV_OP_DMA_FILL,      HV_OP_CLOCK_ADVANCE,
         HV_OP_RX_INJECT,  HV_OP_VIRTQ_SETUP,   HV_OP_VIRTQ_SUBMIT,
+        HV_OP_NVME_SETUP, HV_OP_NVME_SUBMIT,   HV_OP_E1000_SETUP,
+        HV_OP_E1000_TX,   HV_OP_E1000_RX_POST,
     };
     bool found = false;
     for (unsigned i = 0; i < sizeof codes; i++)
@@ -1271,6 +2171,28 @@ static void asm_line(struct asm_ctx *a, const char *line, size_t n)
         break;
     case HV_OP_VIRTQ_SUBMIT:
         asm_virtq_submit(a, toks, nt, &op);
+        break;
+    case HV_OP_NVME_SETUP:
+        asm_nvme_setup(a, toks, nt, &op);
+        break;
+    case HV_OP_NVME_SUBMIT:
+        asm_nvme_submit(a, toks, nt, &op);
+        break;
+    case HV_OP_E1000_SETUP:
+        asm_e1000_setup(a, toks, nt, &op);
+        break;
+    case HV_OP_E1000_TX:
+        asm_e1000_tx(a, toks, nt, &op);
+        break;
+    case HV_OP_E1000_RX_POST:
+        want_args(a, toks, nt, 1, "e1000_rx_post n=N");
+        {
+            struct kv kv;
+            split_kv(&toks[1], &kv);
+            if (!key_is(&kv, "n"))
+                asm_error(a, toks[1].col, "usage: e1000_rx_post n=N");
+            op.region = (uint8_t)kv_num(a, &kv, 0xff, "n");
+        }
         break;
     }
     emit(a, &op, m->col);

@@ -240,7 +240,8 @@ static void test_disasm_forms(void)
 /* Random programs: op-shaped or plain random bytes. */
 static size_t gen(uint8_t *b, size_t cap)
 {
-    static const uint8_t codes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0x10, 0x11};
+    static const uint8_t codes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0x10, 0x11,
+                                    0x20, 0x21};
     size_t n = 0;
     if (rndn(3) == 0) {
         size_t len = rndn(128);
