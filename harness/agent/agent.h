@@ -42,6 +42,13 @@ static inline uint32_t inl(uint16_t port)
     return v;
 }
 
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
 /* serial.c: COM1 output and a small printf: %s %c %d %u %x with an
  * optional 0-padded width and l/ll/z length modifiers. */
 void ag_puts(const char *s);

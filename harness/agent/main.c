@@ -237,6 +237,24 @@ static void a_clock_advance(void *ctx, uint32_t ns)
     }
 }
 
+/* Stock QEMU completes some device work in its main loop (NVMe runs its
+ * queues from 500 ns virtual-clock timers): spin ~20k TSC cycles on the
+ * unassigned POST port, whose exits let the main loop run. The caller
+ * bounds the calls (NVMe: 4096, tens of ms). hvfuzz-vmm's models finish
+ * inside the access: never wait there. */
+static bool a_settle(void *ctx)
+{
+    struct agent *a = ctx;
+
+    if (a->vmm)
+        return false;
+    uint64_t start = rdtsc();
+    do
+        (void)inb(0x80);
+    while (rdtsc() - start < 20000);
+    return true;
+}
+
 static void a_rx_inject(void *ctx, const uint8_t *buf, uint32_t len)
 {
     struct agent *a = ctx;
@@ -262,6 +280,7 @@ static const struct hv_exec_ops agent_ops = {
     .mem_read = a_mem_read,
     .clock_advance = a_clock_advance,
     .rx_inject = a_rx_inject,
+    .settle = a_settle,
 };
 
 /* ---- the two hosts ------------------------------------------------------ */

@@ -3,11 +3,15 @@
 
 #include <string.h>
 
+#include "targets/e1000/e1000.h"
+#include "targets/nvme/nvme.h"
 #include "targets/selftest/canary.h"
 #include "targets/virtio/virtio_blk.h"
 
 static const struct hv_model models[] = {
     {"virtio-blk", virtio_blk_create},
+    {"nvme", nvme_create},
+    {"e1000", e1000_create},
     {"selftest-canary", canary_create},
 };
 

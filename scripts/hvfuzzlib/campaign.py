@@ -73,8 +73,14 @@ def copy_seeds(files: list[Path], dest: Path) -> int:
 
 
 def dictionary(target: str) -> Path | None:
-    path = repo_root() / "seeds" / f"{target}.dict"
-    return path if path.is_file() else None
+    """seeds/<target>.dict; an initialized variant <base>-init without its
+    own uses its base target's (the same device, the same tokens)."""
+    names = [target] + ([target[:-len("-init")]] if target.endswith("-init") else [])
+    for name in names:
+        path = repo_root() / "seeds" / f"{name}.dict"
+        if path.is_file():
+            return path
+    return None
 
 
 # -- coverage ----------------------------------------------------------------

@@ -26,6 +26,13 @@ DEVICES = {
                    "-drive", "file={disk},if=none,id=d0,format=raw"],
 }
 DEVICES["virtio-blk-init"] = DEVICES["virtio-blk"]
+DEVICES["nvme"] = ["-device", "nvme,drive=n0,serial=deadbeef,addr=01.0",
+                   "-drive", "file={disk},if=none,id=n0,format=raw"]
+# No netdev: frames the guest sends go nowhere and nothing arrives unasked
+# (rx_inject cannot reach QEMU's NIC: the agent only prints it).
+DEVICES["e1000"] = ["-device", "e1000,addr=01.0,mac=52:54:00:12:34:56"]
+for _base in ("nvme", "e1000"):
+    DEVICES[f"{_base}-init"] = DEVICES[_base]
 
 # isa-debug-exit: QEMU exits with (value << 1) | 1
 EXIT_DONE, EXIT_AGENT_FAULT, EXIT_TRIPLE_FAULT, EXIT_TIMEOUT = 1, 3, 0, 124
