@@ -44,11 +44,9 @@ static int add_devices(struct hv_host *h, const char **err)
             *err = "layout names an unknown device model";
             return -1;
         }
-        d = model->create(h->m);
-        if (!d) {
-            *err = "device creation failed (out of memory?)";
+        d = hv_model_create(model, h->m, err);
+        if (!d)
             return -1;
-        }
         if (hv_machine_add(h->m, d, l->devs[i].bdf) < 0) {
             d->ops->destroy(d);
             *err = "too many devices or duplicate PCI address in layout";

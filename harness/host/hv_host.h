@@ -13,12 +13,23 @@
 #include "harness/program/hv_program.h"
 #include "targets/common/hv_device.h"
 
-/* Device model factory: one line per model in harness/host/models.c. */
+/* Device model factory: one line per model in harness/host/models.c.
+ * NICs also give create_nic, which takes the packet backend. */
+struct hv_net;
 struct hv_model {
     const char *name;
     hv_dev *(*create)(hv_machine *m);
+    hv_dev *(*create_nic)(hv_machine *m, struct hv_net *backend);
 };
 const struct hv_model *hv_model_find(const char *name);
+/* Create a model's device; NICs send to a pcap file when one was set with
+ * hv_models_set_pcap (else to an in-memory sink). NULL with *err set. */
+hv_dev *hv_model_create(const struct hv_model *model, hv_machine *m,
+                        const char **err);
+/* Every NIC created from now on writes the frames it sends to `path`
+ * (truncated at each input's reset: it holds the last input's frames).
+ * NULL: back to the in-memory sink. */
+void hv_models_set_pcap(const char *path);
 
 struct hv_host {
     hv_machine *m;

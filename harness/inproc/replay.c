@@ -21,12 +21,14 @@ struct replay_opts {
 static void usage(FILE *f, const char *argv0)
 {
     fprintf(f,
-            "usage: %s [--trace] [--quiet] FILE|DIR...\n"
+            "usage: %s [--trace] [--quiet] [--pcap FILE] FILE|DIR...\n"
             "Replays each input (folders: every file in them, sorted) from the\n"
             "device reset state. Exit 0 when all ran clean; a finding aborts\n"
             "with its report.\n"
             "  --trace    print every op and device event (DMA, IRQ) to stdout\n"
             "  --quiet    no per-input line\n"
+            "  --pcap F   the frames a NIC sends go to the pcap file F (the\n"
+            "             last input's: the file restarts at each input)\n"
             "  --bench N  run each input N times and print where the time per\n"
             "             input goes: reset, decode, device work (microseconds)\n",
             argv0);
@@ -179,6 +181,13 @@ int hv_replay_main(int argc, char **argv)
             hv_inproc_set_trace(stdout);
         } else if (!strcmp(argv[i], "--quiet")) {
             o.quiet = 1;
+        } else if (!strcmp(argv[i], "--pcap")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "hvfuzz: error: --pcap takes a file name\n");
+                return 2;
+            }
+            hv_models_set_pcap(argv[i + 1]);
+            argv[++i] = "-"; /* consumed: not a path */
         } else if (!strcmp(argv[i], "--bench")) {
             char *end = NULL;
             if (i + 1 < argc)

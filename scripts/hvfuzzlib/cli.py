@@ -98,6 +98,9 @@ def add_repro(sub) -> None:
     r.add_argument("--timeout", type=positive_int, default=25, metavar="SECONDS",
                    help="report a hang after this long (default 25)")
     r.add_argument("--trace", action="store_true", help="pass --trace to the replay binary")
+    r.add_argument("--pcap", type=Path, metavar="FILE",
+                   help="write the frames a NIC target sends to this pcap file (the last "
+                   "input's; open it with wireshark/tshark)")
     r.add_argument("--mode", choices=MODES + ("qemu",),
                    help="inproc (fuzz-<target>), vm (vm-<target>, in a KVM VM) or qemu (the "
                    "guest agent under stock qemu-system-x86_64 against QEMU's own device, "
@@ -152,7 +155,7 @@ def cmd_fuzz(args) -> int:
 def cmd_repro(args) -> int:
     from . import repro
     return repro.run(args.files, args.target, args.timeout, args.trace, args.mode, args.accel,
-                     getattr(args, "gdb", False))
+                     getattr(args, "gdb", False), args.pcap)
 
 
 # ---- coverage, export (hvfuzzlib/coverage.py, hvfuzzlib/export.py) ----

@@ -66,7 +66,8 @@ def repro_qemu(path: Path, binfile: Path, target: str, timeout: float, tmp: Path
 
 
 def repro_one(path: Path, target: str, timeout: float, trace: bool, tmp: Path,
-              mode: str = "inproc", accel: str = "tcg", gdb: bool = False) -> bool:
+              mode: str = "inproc", accel: str = "tcg", gdb: bool = False,
+              pcap: Path | None = None) -> bool:
     """Replay one file; True when a finding reproduced."""
     binfile = assemble(target, path, tmp) if path.suffix == ".hvf" else path
     if mode == "qemu":
@@ -75,12 +76,12 @@ def repro_one(path: Path, target: str, timeout: float, trace: bool, tmp: Path,
     print(f"=== {path} (target {target}{where}, {binfile.stat().st_size} bytes)")
     text = findings.disasm(target, binfile)
     print(text.rstrip("\n") if text is not None else "(text form unavailable: hvfuzz-disasm not built)")
+    extra = (("--trace",) if trace else ()) + (("--pcap", str(pcap)) if pcap else ())
     if gdb:  # under gdb, stopped at the finding (gdbrun.py)
         from . import gdbrun
         return gdbrun.run_gdb(findings.replay_binary(target, mode), binfile, timeout + 30,
-                              ("--trace",) if trace else ())
-    rep = findings.replay_input(target, binfile, timeout=timeout,
-                                extra=("--trace",) if trace else (), mode=mode)
+                              extra)
+    rep = findings.replay_input(target, binfile, timeout=timeout, extra=extra, mode=mode)
     print(f"--- replay: {' '.join(rep.command)}")
     if rep.report.strip():
         print(rep.report.rstrip("\n"))
@@ -94,15 +95,17 @@ def repro_one(path: Path, target: str, timeout: float, trace: bool, tmp: Path,
 
 
 def run(files: list[str], target: str | None, timeout: float, trace: bool,
-        mode: str | None = None, accel: str = "tcg", gdb: bool = False) -> int:
+        mode: str | None = None, accel: str = "tcg", gdb: bool = False,
+        pcap: Path | None = None) -> int:
     paths = [Path(f) for f in files]
     for p in paths:
         if not p.is_file():
             raise UserError(f"no such file: {p}")
     targets = [target_for(p, target) for p in paths]
     if mode == "qemu":
-        if gdb:
-            raise UserError("--gdb runs the replay binary: not with --mode qemu")
+        if gdb or pcap:
+            raise UserError(f"{'--gdb' if gdb else '--pcap'} needs the replay binary: "
+                            "not with --mode qemu")
         modes = [mode] * len(paths)
         for t in set(targets):
             qemu.check_target(t)
@@ -116,6 +119,6 @@ def run(files: list[str], target: str | None, timeout: float, trace: bool,
     reproduced = False
     with tempfile.TemporaryDirectory(prefix="hvfuzz-repro-") as tmp:
         for p, t, m in zip(paths, targets, modes):
-            reproduced |= repro_one(p, t, timeout, trace, Path(tmp), m, accel, gdb)
+            reproduced |= repro_one(p, t, timeout, trace, Path(tmp), m, accel, gdb, pcap)
             sys.stdout.flush()
     return 1 if reproduced else 0

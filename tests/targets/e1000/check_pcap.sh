@@ -1,11 +1,12 @@
 #!/bin/sh
-# Run test_e1000_pcap (writes OUT.pcap), then let tshark check every IP,
-# TCP and UDP checksum in it. Exit 77 (ctest SKIP) when tshark is absent.
-# usage: check_pcap.sh TEST_BINARY OUT.pcap
+# Run COMMAND (it writes OUT.pcap), then let tshark check every IP, TCP and
+# UDP checksum in it. Exit 77 (ctest SKIP) when tshark is absent.
+# usage: check_pcap.sh OUT.pcap COMMAND [ARG...]
 set -eu
-bin=$1
-out=$2
-"$bin" "$out"
+out=$1
+shift
+rm -f "$out"
+"$@"
 if ! command -v tshark >/dev/null 2>&1; then
     echo "SKIP: tshark not installed (apt-get install tshark)"
     exit 77
