@@ -82,10 +82,6 @@
 #define POPTS_IXSM 0x01u
 #define POPTS_TXSM 0x02u
 
-#define PCI_COMMAND 0x04u
-#define PCI_COMMAND_IO 0x1u
-#define PCI_COMMAND_MEMORY 0x2u
-#define PCI_COMMAND_MASTER 0x4u
 
 struct ectx {
     const struct hv_layout *l;
@@ -103,39 +99,11 @@ struct offsets {
     bool tcp, ipv4;
 };
 
-static void st_le(uint8_t *p, unsigned n, uint64_t v)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-    if (!a || !b)
-        return false;
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
-
-static const struct hv_layout_region *e1000_region(const struct hv_layout *l)
-{
-    for (unsigned i = 0; i < l->nmmio; i++) {
-        const struct hv_layout_region *r = &l->mmio[i];
-        if (r->bar == 0 && r->dev < l->ndevs &&
-            str_eq(l->devs[r->dev].model, "e1000"))
-            return r;
-    }
-    return NULL;
-}
-
 static bool ectx_init(struct ectx *e, const struct hv_layout *l,
                       const struct hv_exec_ops *ops, void *ctx,
                       struct hv_shadow *sh)
 {
-    const struct hv_layout_region *r = e1000_region(l);
+    const struct hv_layout_region *r = hv_prog_model_region(l, "e1000");
     if (!r || r->size < E1000_MIN_BAR || l->dma_size < HV_E1000_MIN_WINDOW)
         return false;
     if (!ops->mmio_read || !ops->mmio_write || !ops->mem_write ||
@@ -166,24 +134,6 @@ void hv_e1000_shadow_reset(struct hv_e1000_shadow *s)
     s->nrx = 0;
     s->tx_tail = 0;
     s->rx_tail = 0;
-}
-
-/* pci_enable_device + pci_set_master (the e1000 uses both BARs) */
-static void pci_enable(const struct ectx *e)
-{
-    const struct hv_layout *l = e->l;
-    const struct hv_exec_ops *ops = e->ops;
-    if (e->r->dev >= l->ndevs || l->devs[e->r->dev].bdf == HV_NO_BDF ||
-        !ops->cfg_read || !ops->cfg_write)
-        return;
-    uint8_t bdf = l->devs[e->r->dev].bdf;
-    uint32_t cmd = ops->cfg_read(e->ctx, bdf, PCI_COMMAND, 2) & 0xffffu;
-    uint32_t want = cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-    for (unsigned i = 0; i < l->npio; i++)
-        if (l->pio[i].dev == e->r->dev)
-            want |= PCI_COMMAND_IO;
-    if (want != cmd)
-        ops->cfg_write(e->ctx, bdf, PCI_COMMAND, 2, want);
 }
 
 /* raw 0 -> 256, else a multiple of 8, at least 8 */
@@ -286,7 +236,7 @@ static void rx_fill(const struct ectx *e, unsigned first, unsigned count,
     for (unsigned k = 0; k < count; k++) {
         unsigned i = (first + k) % n;
         uint8_t d[DESC] = {0};
-        st_le(d, 8, rx_buf(e, i));
+        hv_prog_st_le(d, 8, rx_buf(e, i));
         e->ops->mem_write(e->ctx, e->win + HV_E1000_RX_OFF + (uint64_t)i * DESC,
                           d, DESC);
     }
@@ -332,7 +282,7 @@ bool hv_e1000_setup(const struct hv_layout *l, const struct hv_op *op,
     unsigned ntx = ring_size(op->region), nrx = ring_size(op->size);
     uint8_t mac[6];
 
-    pci_enable(&e);
+    hv_prog_pci_enable(l, e.r->dev, ops, ctx);
     reset_hw(&e);
     read_mac(&e, op->flags & HV_E1000_SETUP_F_EEPROM, mac);
     if (op->flags & HV_E1000_SETUP_F_PHY)
@@ -446,14 +396,14 @@ static void put_context(const struct ectx *e, const struct hv_op *op,
     }
     d[0] = o->ipcss;
     d[1] = o->ipcso;
-    st_le(d + 2, 2, o->ipcse);
+    hv_prog_st_le(d + 2, 2, o->ipcse);
     d[4] = o->tucss;
     d[5] = o->tucso;
-    st_le(d + 6, 2, 0);
-    st_le(d + 8, 4, paylen | tucmd << 24);
+    hv_prog_st_le(d + 6, 2, 0);
+    hv_prog_st_le(d + 8, 4, paylen | tucmd << 24);
     d[12] = 0;
     d[13] = o->hdrlen;
-    st_le(d + 14, 2, op->off);
+    hv_prog_st_le(d + 14, 2, op->off);
     tx_put(e, d);
 }
 
@@ -466,18 +416,18 @@ static void put_data(const struct ectx *e, const struct hv_op *op,
     uint8_t d[DESC];
     uint32_t cmd = TXD_IFCS | (last ? TXD_EOP | TXD_RS : 0) |
                    (op->flags & HV_E1000_TX_F_VLE ? TXD_VLE : 0);
-    st_le(d, 8, gpa);
-    st_le(d + 14, 2, op->val);
+    hv_prog_st_le(d, 8, gpa);
+    hv_prog_st_le(d + 14, 2, op->val);
     if (mode == HV_E1000_TX_LEGACY) {
         cmd |= op->flags & HV_E1000_TX_F_TXSM ? TXD_IC : 0;
-        st_le(d + 8, 2, len);
+        hv_prog_st_le(d + 8, 2, len);
         d[10] = o->tucso;
         d[11] = (uint8_t)cmd;
         d[12] = 0;
         d[13] = o->tucss;
     } else {
         cmd |= TXD_DEXT | (mode != HV_E1000_TX_CTX ? TXD_TSE : 0);
-        st_le(d + 8, 4, (len & 0xfffffu) | DTYP_DATA | cmd << 24);
+        hv_prog_st_le(d + 8, 4, (len & 0xfffffu) | DTYP_DATA | cmd << 24);
         d[12] = 0;
         d[13] = (uint8_t)((op->flags & HV_E1000_TX_F_IXSM ? POPTS_IXSM : 0) |
                           (op->flags & HV_E1000_TX_F_TXSM ? POPTS_TXSM : 0));

@@ -111,7 +111,7 @@
  * device's model is "nvme" and whose bar is 0, as Linux 6.1's nvme driver
  * (nvme_pci_enable, nvme_pci_configure_admin_queue, nvme_init_ctrl_finish,
  * nvme_setup_io_queues): PCI command memory + bus master as virtq_setup
- * does (no I/O decoding); MSI-X on as pci_alloc_irq_vectors does: the
+ * does; MSI-X on as pci_alloc_irq_vectors does: the
  * capability list walked from cfg 0x34 (1 byte; each entry read as 2 bytes
  * at ptr & ~3, at most 48, stopping below 0x40 or on a self-loop), and the
  * MSI-X message control (cap + 2, 2 bytes) read and, without ENABLE

@@ -9,6 +9,7 @@
  * Freestanding C: no libc.
  */
 #include "harness/program/hv_program.h"
+#include "harness/program/hv_program_internal.h"
 
 /* Must equal HV_DMA_WINDOW_BASE / HV_DMA_WINDOW_SIZE (targets/common/
  * hv_device.h; not included here to keep this file freestanding; a test
@@ -164,21 +165,12 @@ const struct hv_layout *const hv_layouts[] = {
     NULL,
 };
 
-static bool str_eq(const char *a, const char *b)
-{
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
-
 const struct hv_layout *hv_layout_find(const char *target)
 {
     if (!target)
         return NULL;
     for (unsigned i = 0; hv_layouts[i]; i++)
-        if (str_eq(hv_layouts[i]->target, target))
+        if (hv_prog_str_eq(hv_layouts[i]->target, target))
             return hv_layouts[i];
     return NULL;
 }

@@ -42,9 +42,6 @@
 #define SGL_LAST_SEGMENT 0x3u
 #define SGL_DESC 16u
 
-#define PCI_COMMAND 0x04u
-#define PCI_COMMAND_MEMORY 0x2u
-#define PCI_COMMAND_MASTER 0x4u
 #define SETTLE_MAX 4096u /* settle calls per completion awaited */
 #define PCI_CAP_PTR 0x34u
 #define PCI_CAP_MIN 0x40u
@@ -71,48 +68,11 @@ struct cqe {
     uint16_t status; /* with the phase bit */
 };
 
-static void st_le(uint8_t *p, unsigned n, uint64_t v)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t ld_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static bool str_eq(const char *a, const char *b)
-{
-    if (!a || !b)
-        return false;
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
-
-/* The first mmio region of an "nvme" device's BAR 0. */
-static const struct hv_layout_region *nvme_region(const struct hv_layout *l)
-{
-    for (unsigned i = 0; i < l->nmmio; i++) {
-        const struct hv_layout_region *r = &l->mmio[i];
-        if (r->bar == 0 && r->dev < l->ndevs &&
-            str_eq(l->devs[r->dev].model, "nvme"))
-            return r;
-    }
-    return NULL;
-}
-
 static bool nctx_init(struct nctx *n, const struct hv_layout *l,
                       const struct hv_exec_ops *ops, void *ctx,
                       struct hv_shadow *sh)
 {
-    const struct hv_layout_region *r = nvme_region(l);
+    const struct hv_layout_region *r = hv_prog_model_region(l, "nvme");
     if (!r || r->size < NVME_MIN_BAR || l->dma_size < HV_NVME_MIN_WINDOW)
         return false;
     if (!ops->mmio_read || !ops->mmio_write || !ops->mem_write ||
@@ -141,29 +101,14 @@ static uint32_t mem_read32(const struct nctx *n, uint64_t gpa)
 {
     uint8_t b[4];
     n->ops->mem_read(n->ctx, gpa, b, 4);
-    return (uint32_t)ld_le(b, 4);
+    return (uint32_t)hv_prog_ld_le(b, 4);
 }
 
 static void mem_write32(const struct nctx *n, uint64_t gpa, uint32_t v)
 {
     uint8_t b[4];
-    st_le(b, 4, v);
+    hv_prog_st_le(b, 4, v);
     n->ops->mem_write(n->ctx, gpa, b, 4);
-}
-
-/* pci_enable_device_mem + pci_set_master */
-static void pci_enable(const struct nctx *n)
-{
-    const struct hv_layout *l = n->l;
-    const struct hv_exec_ops *ops = n->ops;
-    if (n->r->dev >= l->ndevs || l->devs[n->r->dev].bdf == HV_NO_BDF ||
-        !ops->cfg_read || !ops->cfg_write)
-        return;
-    uint8_t bdf = l->devs[n->r->dev].bdf;
-    uint32_t cmd = ops->cfg_read(n->ctx, bdf, PCI_COMMAND, 2) & 0xffffu;
-    uint32_t want = cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-    if (want != cmd)
-        ops->cfg_write(n->ctx, bdf, PCI_COMMAND, 2, want);
 }
 
 /* pci_alloc_irq_vectors: MSI-X enabled if the device has it. The I/O CQs
@@ -251,11 +196,11 @@ static void reap(const struct nctx *n, unsigned qid, struct cqe *last)
         uint8_t e[CQE_SIZE];
         n->ops->mem_read(n->ctx, base + (uint64_t)q->cq_head * CQE_SIZE, e,
                          CQE_SIZE);
-        uint16_t status = (uint16_t)ld_le(e + 14, 2);
+        uint16_t status = (uint16_t)hv_prog_ld_le(e + 14, 2);
         if ((status & 1u) != q->phase)
             break;
         last->seen = true;
-        last->dw0 = (uint32_t)ld_le(e, 4);
+        last->dw0 = (uint32_t)hv_prog_ld_le(e, 4);
         last->status = status;
         if (++q->cq_head >= q->size) {
             q->cq_head = 0;
@@ -279,7 +224,7 @@ static void await_completion(const struct nctx *n, unsigned qid)
     for (unsigned i = 0; i < SETTLE_MAX; i++) {
         uint8_t e[CQE_SIZE];
         n->ops->mem_read(n->ctx, at, e, CQE_SIZE);
-        if ((ld_le(e + 14, 2) & 1u) == q->phase || !n->ops->settle(n->ctx))
+        if ((hv_prog_ld_le(e + 14, 2) & 1u) == q->phase || !n->ops->settle(n->ctx))
             return;
     }
 }
@@ -289,7 +234,7 @@ static void sq_push(const struct nctx *n, unsigned qid, uint8_t *sqe,
                     uint8_t flags, struct cqe *last)
 {
     struct hv_nvme_queue *q = &n->sh->nvme.q[qid];
-    st_le(sqe + 2, 2, n->sh->nvme.cid++);
+    hv_prog_st_le(sqe + 2, 2, n->sh->nvme.cid++);
     if (q->sq_tail >= q->size)
         q->sq_tail = 0;
     n->ops->mem_write(n->ctx, sq_base(n, qid) + (uint64_t)q->sq_tail * SQE_SIZE,
@@ -309,7 +254,7 @@ static void sqe_init(uint8_t *sqe, uint8_t opc, uint32_t nsid)
     for (unsigned i = 0; i < SQE_SIZE; i++)
         sqe[i] = 0;
     sqe[0] = opc;
-    st_le(sqe + 4, 4, nsid);
+    hv_prog_st_le(sqe + 4, 4, nsid);
 }
 
 static void admin(const struct nctx *n, uint8_t opc, uint32_t cdw10,
@@ -317,10 +262,10 @@ static void admin(const struct nctx *n, uint8_t opc, uint32_t cdw10,
 {
     uint8_t sqe[SQE_SIZE];
     sqe_init(sqe, opc, 0);
-    st_le(sqe + 24, 8, prp1);
-    st_le(sqe + 32, 8, prp2);
-    st_le(sqe + 40, 4, cdw10);
-    st_le(sqe + 44, 4, cdw11);
+    hv_prog_st_le(sqe + 24, 8, prp1);
+    hv_prog_st_le(sqe + 32, 8, prp2);
+    hv_prog_st_le(sqe + 40, 4, cdw10);
+    hv_prog_st_le(sqe + 44, 4, cdw11);
     c->seen = false;
     sq_push(n, 0, sqe, 0, c);
 }
@@ -430,7 +375,7 @@ bool hv_nvme_setup(const struct hv_layout *l, const struct hv_op *op,
     if (!nctx_init(&n, l, ops, ctx, sh))
         return false;
     hv_nvme_shadow_reset(&sh->nvme);
-    pci_enable(&n);
+    hv_prog_pci_enable(l, n.r->dev, ops, ctx);
     bool msix = msix_enable(&n);
 
     uint32_t cap_lo = reg_read(&n, NVME_CAP);
@@ -492,7 +437,7 @@ static void put_prps(const struct nctx *n, uint64_t at, uint64_t gpa,
 {
     uint8_t list[8 * MAX_PAGES];
     for (unsigned i = 0; i < count; i++)
-        st_le(list + 8 * i, 8, page_addr(gpa, first + i));
+        hv_prog_st_le(list + 8 * i, 8, page_addr(gpa, first + i));
     if (count)
         n->ops->mem_write(n->ctx, at, list, 8 * count);
 }
@@ -519,8 +464,8 @@ static uint64_t prp2_of(const struct nctx *n, unsigned mode, uint64_t gpa,
     }
     uint64_t next = list + HV_NVME_PAGE;
     uint8_t slots[16];
-    st_le(slots, 8, page_addr(gpa, 1));
-    st_le(slots + 8, 8, next);
+    hv_prog_st_le(slots, 8, page_addr(gpa, 1));
+    hv_prog_st_le(slots + 8, 8, next);
     n->ops->mem_write(n->ctx, head, slots, 16);
     put_prps(n, next, gpa, 2, pages - 2);
     return head;
@@ -528,8 +473,8 @@ static uint64_t prp2_of(const struct nctx *n, unsigned mode, uint64_t gpa,
 
 static void sgl_desc(uint8_t *d, uint64_t addr, uint32_t len, unsigned type)
 {
-    st_le(d, 8, addr);
-    st_le(d + 8, 4, len);
+    hv_prog_st_le(d, 8, addr);
+    hv_prog_st_le(d + 8, 4, len);
     d[12] = d[13] = d[14] = 0;
     d[15] = (uint8_t)(type << 4);
 }
@@ -586,8 +531,8 @@ static void put_dptr(const struct nctx *n, unsigned mode, uint64_t gpa,
         sgl1_of(n, mode, gpa, len, sqe + 24);
         return;
     }
-    st_le(sqe + 24, 8, gpa);
-    st_le(sqe + 32, 8, prp2_of(n, mode, gpa, len));
+    hv_prog_st_le(sqe + 24, 8, gpa);
+    hv_prog_st_le(sqe + 32, 8, prp2_of(n, mode, gpa, len));
 }
 
 bool hv_nvme_submit(const struct hv_layout *l, const struct hv_op *op,
@@ -609,7 +554,7 @@ bool hv_nvme_submit(const struct hv_layout *l, const struct hv_op *op,
     if (mode >= HV_NVME_DPTR_SGL && mode != HV_NVME_DPTR_NULL)
         sqe[1] = PSDT_SGL << 6;
     for (unsigned i = 0; i < 6; i++)
-        st_le(sqe + 40 + 4 * i, 4, op->dw[1 + i]);
+        hv_prog_st_le(sqe + 40 + 4 * i, 4, op->dw[1 + i]);
 
     uint32_t xfer = op->off % (HV_NVME_MAX_XFER + 1);
     if (xfer) {

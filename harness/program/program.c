@@ -8,20 +8,6 @@
 
 /* ---- little-endian helpers ---------------------------------------------- */
 
-static uint64_t ld_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void st_le(uint8_t *p, unsigned n, uint64_t v)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* ---- opcode table -------------------------------------------------------- */
 
 const char *hv_op_name(uint8_t code)
@@ -83,26 +69,26 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
         if (rest < 6)
             return 0;
         op->region = q[0];
-        op->off = (uint32_t)ld_le(q + 1, 4);
+        op->off = (uint32_t)hv_prog_ld_le(q + 1, 4);
         op->size = q[5];
         if (p[0] == HV_OP_MMIO_READ)
             return 7;
         if (rest < 14)
             return 0;
-        op->val = ld_le(q + 6, 8);
+        op->val = hv_prog_ld_le(q + 6, 8);
         return 15;
     case HV_OP_PIO_READ: /* region:u8 off:u16 size:u8 */
     case HV_OP_PIO_WRITE: /* ... val:u32 */
         if (rest < 4)
             return 0;
         op->region = q[0];
-        op->off = (uint32_t)ld_le(q + 1, 2);
+        op->off = (uint32_t)hv_prog_ld_le(q + 1, 2);
         op->size = q[3];
         if (p[0] == HV_OP_PIO_READ)
             return 5;
         if (rest < 8)
             return 0;
-        op->val = ld_le(q + 4, 4);
+        op->val = hv_prog_ld_le(q + 4, 4);
         return 9;
     case HV_OP_CFG_READ: /* dev:u8 off:u8 size:u8 */
     case HV_OP_CFG_WRITE: /* ... val:u32 */
@@ -115,13 +101,13 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
             return 4;
         if (rest < 7)
             return 0;
-        op->val = ld_le(q + 3, 4);
+        op->val = hv_prog_ld_le(q + 3, 4);
         return 8;
     case HV_OP_DMA_WRITE: /* off:u32 len:u16 data[len] */
         if (rest < 6)
             return 0;
-        op->off = (uint32_t)ld_le(q, 4);
-        op->len = (uint32_t)ld_le(q + 4, 2);
+        op->off = (uint32_t)hv_prog_ld_le(q, 4);
+        op->len = (uint32_t)hv_prog_ld_le(q + 4, 2);
         if (rest - 6 < op->len)
             return 0;
         op->data = q + 6;
@@ -129,19 +115,19 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
     case HV_OP_DMA_FILL: /* off:u32 len:u16 byte:u8 */
         if (rest < 7)
             return 0;
-        op->off = (uint32_t)ld_le(q, 4);
-        op->len = (uint32_t)ld_le(q + 4, 2);
+        op->off = (uint32_t)hv_prog_ld_le(q, 4);
+        op->len = (uint32_t)hv_prog_ld_le(q + 4, 2);
         op->val = q[6];
         return 8;
     case HV_OP_CLOCK_ADVANCE: /* ns:u32 */
         if (rest < 4)
             return 0;
-        op->val = ld_le(q, 4);
+        op->val = hv_prog_ld_le(q, 4);
         return 5;
     case HV_OP_RX_INJECT: /* len:u16 data[len] */
         if (rest < 2)
             return 0;
-        op->len = (uint32_t)ld_le(q, 2);
+        op->len = (uint32_t)hv_prog_ld_le(q, 2);
         if (rest - 2 < op->len)
             return 0;
         op->data = q + 2;
@@ -149,9 +135,9 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
     case HV_OP_VIRTQ_SETUP: /* features:u32 nqueues:u8 qsize:u16 */
         if (rest < 7)
             return 0;
-        op->val = ld_le(q, 4);
+        op->val = hv_prog_ld_le(q, 4);
         op->region = q[4];
-        op->len = (uint32_t)ld_le(q + 5, 2);
+        op->len = (uint32_t)hv_prog_ld_le(q + 5, 2);
         return 8;
     case HV_OP_VIRTQ_SUBMIT: { /* vq flags nout nin len:u16[] dlen data */
         if (rest < 4)
@@ -165,8 +151,8 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
         if (rest < need)
             return 0;
         for (unsigned i = 0; i < nseg; i++)
-            op->seg[i] = (uint16_t)ld_le(q + 4 + 2 * i, 2);
-        op->len = (uint32_t)ld_le(q + need - 2, 2);
+            op->seg[i] = (uint16_t)hv_prog_ld_le(q + 4 + 2 * i, 2);
+        op->len = (uint32_t)hv_prog_ld_le(q + need - 2, 2);
         if (rest - need < op->len)
             return 0;
         op->data = q + need;
@@ -176,7 +162,7 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
         if (rest < 4)
             return 0;
         op->region = q[0];
-        op->len = (uint32_t)ld_le(q + 1, 2);
+        op->len = (uint32_t)hv_prog_ld_le(q + 1, 2);
         op->flags = q[3];
         return 5;
     case HV_OP_NVME_SUBMIT: { /* q flags opc nsid cdw10..15 xfer dlen data */
@@ -187,9 +173,9 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
         op->flags = q[1];
         op->val = q[2];
         for (unsigned i = 0; i < 7; i++)
-            op->dw[i] = (uint32_t)ld_le(q + 3 + 4 * i, 4);
-        op->off = (uint32_t)ld_le(q + 31, 4);
-        op->len = (uint32_t)ld_le(q + 35, 2);
+            op->dw[i] = (uint32_t)hv_prog_ld_le(q + 3 + 4 * i, 4);
+        op->off = (uint32_t)hv_prog_ld_le(q + 31, 4);
+        op->len = (uint32_t)hv_prog_ld_le(q + 35, 2);
         if (rest - need < op->len)
             return 0;
         op->data = q + need;
@@ -208,12 +194,12 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
             return 0;
         op->flags = q[0];
         op->nout = q[1];
-        op->off = (uint32_t)ld_le(q + 2, 2);
+        op->off = (uint32_t)hv_prog_ld_le(q + 2, 2);
         op->size = q[4];
-        op->val = ld_le(q + 5, 2);
+        op->val = hv_prog_ld_le(q + 5, 2);
         for (unsigned i = 0; i < 4; i++)
             op->dw[i] = q[7 + i];
-        op->len = (uint32_t)ld_le(q + 11, 2);
+        op->len = (uint32_t)hv_prog_ld_le(q + 11, 2);
         if (rest - need < op->len)
             return 0;
         op->data = q + need;
@@ -244,22 +230,22 @@ size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
     case HV_OP_MMIO_READ:
     case HV_OP_MMIO_WRITE:
         hdr[n++] = op->region;
-        st_le(hdr + n, 4, op->off);
+        hv_prog_st_le(hdr + n, 4, op->off);
         n += 4;
         hdr[n++] = op->size;
         if (op->code == HV_OP_MMIO_WRITE) {
-            st_le(hdr + n, 8, op->val);
+            hv_prog_st_le(hdr + n, 8, op->val);
             n += 8;
         }
         break;
     case HV_OP_PIO_READ:
     case HV_OP_PIO_WRITE:
         hdr[n++] = op->region;
-        st_le(hdr + n, 2, op->off);
+        hv_prog_st_le(hdr + n, 2, op->off);
         n += 2;
         hdr[n++] = op->size;
         if (op->code == HV_OP_PIO_WRITE) {
-            st_le(hdr + n, 4, op->val);
+            hv_prog_st_le(hdr + n, 4, op->val);
             n += 4;
         }
         break;
@@ -269,40 +255,40 @@ size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
         hdr[n++] = (uint8_t)op->off;
         hdr[n++] = op->size;
         if (op->code == HV_OP_CFG_WRITE) {
-            st_le(hdr + n, 4, op->val);
+            hv_prog_st_le(hdr + n, 4, op->val);
             n += 4;
         }
         break;
     case HV_OP_DMA_WRITE:
-        st_le(hdr + n, 4, op->off);
+        hv_prog_st_le(hdr + n, 4, op->off);
         n += 4;
-        st_le(hdr + n, 2, op->len);
+        hv_prog_st_le(hdr + n, 2, op->len);
         n += 2;
         dlen = op->len & 0xffffu;
         data = op->data;
         break;
     case HV_OP_DMA_FILL:
-        st_le(hdr + n, 4, op->off);
+        hv_prog_st_le(hdr + n, 4, op->off);
         n += 4;
-        st_le(hdr + n, 2, op->len);
+        hv_prog_st_le(hdr + n, 2, op->len);
         n += 2;
         hdr[n++] = (uint8_t)op->val;
         break;
     case HV_OP_CLOCK_ADVANCE:
-        st_le(hdr + n, 4, op->val);
+        hv_prog_st_le(hdr + n, 4, op->val);
         n += 4;
         break;
     case HV_OP_RX_INJECT:
-        st_le(hdr + n, 2, op->len);
+        hv_prog_st_le(hdr + n, 2, op->len);
         n += 2;
         dlen = op->len & 0xffffu;
         data = op->data;
         break;
     case HV_OP_VIRTQ_SETUP:
-        st_le(hdr + n, 4, op->val);
+        hv_prog_st_le(hdr + n, 4, op->val);
         n += 4;
         hdr[n++] = op->region;
-        st_le(hdr + n, 2, op->len);
+        hv_prog_st_le(hdr + n, 2, op->len);
         n += 2;
         break;
     case HV_OP_VIRTQ_SUBMIT: {
@@ -312,10 +298,10 @@ size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
         hdr[n++] = op->nin;
         unsigned nseg = (unsigned)(op->nout & 7) + (op->nin & 7);
         for (unsigned i = 0; i < nseg; i++) {
-            st_le(hdr + n, 2, op->seg[i]);
+            hv_prog_st_le(hdr + n, 2, op->seg[i]);
             n += 2;
         }
-        st_le(hdr + n, 2, op->len);
+        hv_prog_st_le(hdr + n, 2, op->len);
         n += 2;
         dlen = op->len & 0xffffu;
         data = op->data;
@@ -323,7 +309,7 @@ size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
     }
     case HV_OP_NVME_SETUP:
         hdr[n++] = op->region;
-        st_le(hdr + n, 2, op->len);
+        hv_prog_st_le(hdr + n, 2, op->len);
         n += 2;
         hdr[n++] = op->flags;
         break;
@@ -332,12 +318,12 @@ size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
         hdr[n++] = op->flags;
         hdr[n++] = (uint8_t)op->val;
         for (unsigned i = 0; i < 7; i++) {
-            st_le(hdr + n, 4, op->dw[i]);
+            hv_prog_st_le(hdr + n, 4, op->dw[i]);
             n += 4;
         }
-        st_le(hdr + n, 4, op->off);
+        hv_prog_st_le(hdr + n, 4, op->off);
         n += 4;
-        st_le(hdr + n, 2, op->len);
+        hv_prog_st_le(hdr + n, 2, op->len);
         n += 2;
         dlen = op->len & 0xffffu;
         data = op->data;
@@ -350,14 +336,14 @@ size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
     case HV_OP_E1000_TX:
         hdr[n++] = op->flags;
         hdr[n++] = op->nout;
-        st_le(hdr + n, 2, op->off);
+        hv_prog_st_le(hdr + n, 2, op->off);
         n += 2;
         hdr[n++] = op->size;
-        st_le(hdr + n, 2, op->val);
+        hv_prog_st_le(hdr + n, 2, op->val);
         n += 2;
         for (unsigned i = 0; i < 4; i++)
             hdr[n++] = (uint8_t)op->dw[i];
-        st_le(hdr + n, 2, op->len);
+        hv_prog_st_le(hdr + n, 2, op->len);
         n += 2;
         dlen = op->len & 0xffffu;
         data = op->data;

@@ -9,12 +9,6 @@
 #include "harness/program/hv_program_internal.h"
 #include "targets/virtio/virtio_regs.h"
 
-/* PCI command register (config space 0x04) */
-#define PCI_COMMAND 0x04u
-#define PCI_COMMAND_IO 0x1u
-#define PCI_COMMAND_MEMORY 0x2u
-#define PCI_COMMAND_MASTER 0x4u
-
 struct vctx {
     const struct hv_layout *l;
     const struct hv_exec_ops *ops;
@@ -22,12 +16,6 @@ struct vctx {
     uint64_t common; /* GPA of the common configuration structure */
     uint64_t notify; /* GPA of the notify area */
 };
-
-static void st_le(uint8_t *p, unsigned n, uint64_t v)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* The layout's virtio region, if it is usable by the structure-aware ops
  * (holds the common cfg and HV_VIRTQ_MAX notify slots) and the DMA window
@@ -96,17 +84,7 @@ bool hv_virtq_setup(const struct hv_layout *l, const struct hv_op *op,
     /* pci_enable_device + pci_set_master: memory (and I/O, if the device
      * has an I/O region) decoding and bus mastering on. */
     const struct hv_layout_region *r = &l->mmio[l->virtio_region];
-    if (r->dev < l->ndevs && l->devs[r->dev].bdf != HV_NO_BDF &&
-        ops->cfg_read && ops->cfg_write) {
-        uint8_t bdf = l->devs[r->dev].bdf;
-        uint32_t cmd = ops->cfg_read(ctx, bdf, PCI_COMMAND, 2) & 0xffffu;
-        uint32_t want = cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
-        for (unsigned i = 0; i < l->npio; i++)
-            if (l->pio[i].dev == r->dev)
-                want |= PCI_COMMAND_IO;
-        if (want != cmd)
-            ops->cfg_write(ctx, bdf, PCI_COMMAND, 2, want);
-    }
+    hv_prog_pci_enable(l, r->dev, ops, ctx);
 
     cw(&v, VIRTIO_PCI_COMMON_STATUS, 1, 0);
     cw(&v, VIRTIO_PCI_COMMON_STATUS, 1,
@@ -193,10 +171,10 @@ static uint64_t data_alloc(const struct hv_layout *l, struct hv_shadow *sh,
 static void put_desc(uint8_t *p, uint64_t addr, uint32_t len, uint16_t flags,
                      uint16_t next)
 {
-    st_le(p, 8, addr);
-    st_le(p + 8, 4, len);
-    st_le(p + 12, 2, flags);
-    st_le(p + 14, 2, next);
+    hv_prog_st_le(p, 8, addr);
+    hv_prog_st_le(p + 8, 4, len);
+    hv_prog_st_le(p + 12, 2, flags);
+    hv_prog_st_le(p + 14, 2, next);
 }
 
 bool hv_virtq_submit(const struct hv_layout *l, const struct hv_op *op,
@@ -255,7 +233,7 @@ bool hv_virtq_submit(const struct hv_layout *l, const struct hv_op *op,
     } else if (nseg) {
         /* Slots head, head+1, ... mod size: next fields follow the slots. */
         for (unsigned i = 0; i + 1 < nseg; i++)
-            st_le(tbl + i * VIRTQ_DESC_SIZE + 14, 2, (head + i + 1) % s->size);
+            hv_prog_st_le(tbl + i * VIRTQ_DESC_SIZE + 14, 2, (head + i + 1) % s->size);
         unsigned first = s->size - head < nseg ? s->size - head : nseg;
         ops->mem_write(ctx, desc + (uint64_t)head * VIRTQ_DESC_SIZE, tbl,
                        first * VIRTQ_DESC_SIZE);
@@ -271,16 +249,16 @@ bool hv_virtq_submit(const struct hv_layout *l, const struct hv_op *op,
      * NO_INTERRUPT) names the entry before it, which has passed. */
     bool noint = op->flags & HV_SUBMIT_F_NO_INTERRUPT;
     uint8_t w[2];
-    st_le(w, 2, noint ? VIRTQ_AVAIL_F_NO_INTERRUPT : 0);
+    hv_prog_st_le(w, 2, noint ? VIRTQ_AVAIL_F_NO_INTERRUPT : 0);
     ops->mem_write(ctx, avail, w, 2);
-    st_le(w, 2, head);
+    hv_prog_st_le(w, 2, head);
     ops->mem_write(ctx, avail + VIRTQ_AVAIL_HDR + 2u * (s->avail_idx % s->size), w, 2);
     if (sh->features & (1ull << VIRTIO_F_EVENT_IDX)) {
-        st_le(w, 2, (uint16_t)(s->avail_idx - (noint ? 1 : 0)));
+        hv_prog_st_le(w, 2, (uint16_t)(s->avail_idx - (noint ? 1 : 0)));
         ops->mem_write(ctx, avail + VIRTQ_AVAIL_HDR + 2u * s->size, w, 2);
     }
     s->avail_idx++;
-    st_le(w, 2, s->avail_idx);
+    hv_prog_st_le(w, 2, s->avail_idx);
     ops->mem_write(ctx, avail + 2, w, 2);
 
     if (!(op->flags & HV_SUBMIT_F_NOKICK))
