@@ -16,6 +16,7 @@
 #include "harness/program/hv_program.h"
 #include "harness/program/hv_text.h"
 #include "hv_test.h"
+#include "ptest.h"
 
 #ifndef HV_SEEDS_DIR
 #error "HV_SEEDS_DIR must be defined"
@@ -775,21 +776,6 @@ static void check_asm_error(const char *text, const char *want)
     free(b);
 }
 
-static bool text_roundtrip(const uint8_t *b, size_t n)
-{
-    char err[512];
-    char *t = hv_disasm(L, b, n);
-    size_t m = 0;
-    uint8_t *b2 = t ? hv_asm(L, "d", t, strlen(t), &m, err, sizeof err) : NULL;
-    bool ok = b2 && m == n && !memcmp(b, b2, n);
-    if (!ok)
-        fprintf(stderr, "round trip failed: %s\n%s\n", b2 ? "bytes differ" : err,
-                t ? t : "(null)");
-    free(t);
-    free(b2);
-    return ok;
-}
-
 static uint16_t csum(const uint8_t *p, size_t n, uint32_t acc)
 {
     for (size_t i = 0; i + 1 < n; i += 2)
@@ -896,7 +882,7 @@ static void test_text(void)
     CHECK(t && strstr(t, "  # 44 bytes, ipv4/udp\n"));
     CHECK(t && strstr(t, "e1000_rx_post n=0\n"));
     free(t);
-    CHECK(b && text_roundtrip(b, n));
+    CHECK(b && ptest_roundtrip(L, b, n));
     free(b);
 
     /* random e1000-shaped programs round-trip exactly */
@@ -921,7 +907,7 @@ static void test_text(void)
             }
             len += rndn(8) ? oplen : rndn((unsigned)oplen); /* maybe cut */
         }
-        if (!text_roundtrip(r, len))
+        if (!ptest_roundtrip(L, r, len))
             bad++;
     }
     CHECK_EQ(bad, 0);
@@ -929,62 +915,23 @@ static void test_text(void)
 
 /* ---- seeds ------------------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len)
+/* seeds/e1000: every seed runs against the mock without leaving the
+ * window (ptest.h checks they assemble; test_program_text the round trip) */
+static void run_seed(const char *path, const char *text, const uint8_t *bin,
+                     size_t n, void *arg)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)sz + 1);
-    *len = fread(b, 1, (size_t)sz, f);
-    b[*len] = 0;
-    fclose(f);
-    return b;
+    (void)path;
+    (void)text;
+    (void)arg;
+    struct dev *d = dev_new();
+    struct hv_shadow sh;
+    CHECK(hv_program_run(L, bin, n, &dev_ops, d, &sh) > 0);
+    free(d);
 }
 
-/* seeds/e1000: every seed assembles for the e1000 machine, round-trips,
- * disassembles without raw bytes, and runs on the mock inside the window */
 static void test_seeds(void)
 {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/e1000", HV_SEEDS_DIR);
-    DIR *dd = opendir(dir);
-    CHECK(dd != NULL);
-    if (!dd)
-        return;
-    unsigned count = 0;
-    struct dirent *e;
-    while ((e = readdir(dd))) {
-        size_t nl = strlen(e->d_name);
-        if (nl < 5 || strcmp(e->d_name + nl - 4, ".hvf"))
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        size_t len, n;
-        char *text = slurp(path, &len);
-        char err[512];
-        uint8_t *b = text ? hv_asm(L, path, text, len, &n, err, sizeof err) : NULL;
-        if (!b) {
-            fprintf(stderr, "%s\n", text ? err : path);
-            CHECK(!"e1000 seed assembles");
-            free(text);
-            continue;
-        }
-        CHECK(text_roundtrip(b, n));
-        char *t = hv_disasm(L, b, n);
-        CHECK(t && !strstr(t, ".bytes"));
-        free(t);
-        struct dev *d = dev_new();
-        struct hv_shadow sh;
-        CHECK(hv_program_run(L, b, n, &dev_ops, d, &sh) > 0);
-        free(d);
-        free(b);
-        free(text);
-        count++;
-    }
-    closedir(dd);
+    unsigned count = ptest_each_seed(L, run_seed, NULL);
     printf("seeds: %u for e1000\n", count);
     CHECK(count >= 15);
 }

@@ -16,6 +16,7 @@
 #include "harness/program/hv_program.h"
 #include "harness/program/hv_text.h"
 #include "hv_test.h"
+#include "ptest.h"
 
 #ifndef HV_SEEDS_DIR
 #error "HV_SEEDS_DIR must be defined"
@@ -848,24 +849,6 @@ static void check_asm_error(const char *text, const char *want)
 }
 
 /* bin -> text -> bin exact, text -> bin -> text a fixpoint */
-static bool text_roundtrip(const uint8_t *b, size_t n)
-{
-    char err[512];
-    char *t = hv_disasm(&nvme_layout, b, n);
-    size_t m;
-    uint8_t *b2 = t ? hv_asm(&nvme_layout, "d", t, strlen(t), &m, err, sizeof err)
-                    : NULL;
-    bool ok = b2 && m == n && !memcmp(b, b2, n);
-    char *t2 = b2 ? hv_disasm(&nvme_layout, b2, m) : NULL;
-    ok = ok && t2 && !strcmp(t, t2);
-    if (!ok)
-        fprintf(stderr, "nvme round trip failed:\n%s\n", t ? t : "(null)");
-    free(t2);
-    free(b2);
-    free(t);
-    return ok;
-}
-
 static void test_text(void)
 {
     check_asm("nvme_setup ioqs=2 qsize=max identify numq dbbuf",
@@ -940,7 +923,7 @@ static void test_text(void)
     CHECK(t && strstr(t, "nvme_submit q=0 opc=0x06 cdw10=0x1 xfer=4096 dptr=chain "
                          "offset odd noreap data=hex:aabb  # admin identify\n"));
     free(t);
-    CHECK(text_roundtrip(w, n));
+    CHECK(ptest_roundtrip(&nvme_layout, w, n));
 
     /* random nvme-shaped programs round-trip */
     uint8_t r[512];
@@ -963,70 +946,29 @@ static void test_text(void)
             }
             len += rndn(8) ? oplen : rndn((unsigned)oplen); /* maybe cut */
         }
-        if (!text_roundtrip(r, len))
+        if (!ptest_roundtrip(&nvme_layout, r, len))
             bad++;
     }
     CHECK_EQ(bad, 0);
 }
 
-static char *slurp(const char *path, size_t *len)
+/* seeds/nvme: every seed runs against the mock without leaving the
+ * window (ptest.h checks they assemble; test_program_text the round trip) */
+static void run_seed(const char *path, const char *text, const uint8_t *bin,
+                     size_t n, void *arg)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)sz + 1);
-    *len = fread(b, 1, (size_t)sz, f);
-    b[*len] = 0;
-    fclose(f);
-    return b;
+    (void)path;
+    (void)text;
+    (void)arg;
+    struct dev *d = dev_new();
+    struct hv_shadow sh;
+    CHECK(hv_program_run(&nvme_layout, bin, n, &dev_ops, d, &sh) > 0);
+    free(d);
 }
 
-/* seeds/nvme: every seed assembles for the nvme machine, round-trips, and
- * runs against the mock without leaving the window */
 static void test_seeds(void)
 {
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s/nvme", HV_SEEDS_DIR);
-    DIR *dd = opendir(dir);
-    CHECK(dd != NULL);
-    if (!dd)
-        return;
-    unsigned count = 0;
-    struct dirent *e;
-    while ((e = readdir(dd))) {
-        size_t nl = strlen(e->d_name);
-        if (nl < 5 || strcmp(e->d_name + nl - 4, ".hvf"))
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        size_t len, n;
-        char *text = slurp(path, &len);
-        char err[512];
-        uint8_t *b = text ? hv_asm(&nvme_layout, path, text, len, &n, err,
-                                   sizeof err)
-                          : NULL;
-        if (!b) {
-            fprintf(stderr, "%s\n", text ? err : path);
-            CHECK(!"nvme seed assembles");
-            free(text);
-            continue;
-        }
-        CHECK(text_roundtrip(b, n));
-        char *t = hv_disasm(&nvme_layout, b, n);
-        CHECK(t && !strstr(t, ".bytes"));
-        free(t);
-        struct dev *d = dev_new();
-        struct hv_shadow sh;
-        CHECK(hv_program_run(&nvme_layout, b, n, &dev_ops, d, &sh) > 0);
-        free(d);
-        free(b);
-        free(text);
-        count++;
-    }
-    closedir(dd);
+    unsigned count = ptest_each_seed(&nvme_layout, run_seed, NULL);
     printf("seeds: %u for nvme\n", count);
     CHECK(count >= 15);
 }

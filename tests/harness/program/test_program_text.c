@@ -11,6 +11,7 @@
 
 #include "harness/program/hv_text.h"
 #include "hv_test.h"
+#include "ptest.h"
 
 #ifndef HV_SEEDS_DIR
 #error "HV_SEEDS_DIR must be defined"
@@ -314,79 +315,36 @@ static void test_random_roundtrip(void)
     CHECK_EQ(bad, 0);
 }
 
-static char *slurp(const char *path, size_t *len)
+/* Every seed assembles; disasm of it reassembles to the same bytes; and
+ * disasm is a fixpoint from there; made of canonical ops only (no .bytes
+ * needed), with a header comment. */
+static void check_seed(const char *path, const char *text, const uint8_t *bin,
+                       size_t n, void *arg)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)sz + 1);
-    *len = fread(b, 1, (size_t)sz, f);
-    b[*len] = 0;
-    fclose(f);
-    return b;
+    const struct hv_layout *l = arg;
+    CHECK(n > 0);
+    CHECK(ptest_roundtrip(l, bin, n));
+    char *t = hv_disasm(l, bin, n);
+    CHECK(t && !strstr(t, ".bytes"));
+    free(t);
+    if (!strstr(text, "# ")) {
+        fprintf(stderr, "%s: no header comment\n", path);
+        CHECK(!"seed has a header comment");
+    }
 }
 
-/* Every seed assembles; disasm of it reassembles to the same bytes; and
- * disasm is a fixpoint from there. */
 static void test_seeds(void)
 {
-    unsigned count = 0;
+    unsigned total = 0, virtio = 0;
     for (unsigned ti = 0; hv_layouts[ti]; ti++) {
         const struct hv_layout *l = hv_layouts[ti];
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%s/%s", HV_SEEDS_DIR, l->target);
-        DIR *d = opendir(dir);
-        if (!d)
-            continue;
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            size_t nl = strlen(e->d_name);
-            if (nl < 5 || strcmp(e->d_name + nl - 4, ".hvf"))
-                continue;
-            char path[2048];
-            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-            size_t len;
-            char *text = slurp(path, &len);
-            CHECK(text != NULL);
-            if (!text)
-                continue;
-            char err[512];
-            size_t n1, n2;
-            uint8_t *b1 = hv_asm(l, path, text, len, &n1, err, sizeof err);
-            if (!b1) {
-                fprintf(stderr, "%s\n", err);
-                CHECK(!"seed does not assemble");
-                free(text);
-                continue;
-            }
-            count += l == L;
-            CHECK(n1 > 0);
-            char *t1 = hv_disasm(l, b1, n1);
-            uint8_t *b2 = hv_asm(l, "disasm", t1, strlen(t1), &n2, err, sizeof err);
-            CHECK(b2 && n2 == n1 && !memcmp(b1, b2, n1));
-            char *t2 = b2 ? hv_disasm(l, b2, n2) : NULL;
-            CHECK(t2 && !strcmp(t1, t2));
-            /* a seed is made of canonical ops only (no .bytes needed) */
-            CHECK(!strstr(t1, ".bytes"));
-            if (!strstr(text, "# ")) {
-                fprintf(stderr, "%s: no header comment\n", path);
-                CHECK(!"seed has a header comment");
-            }
-            free(t2);
-            free(b2);
-            free(t1);
-            free(b1);
-            free(text);
-        }
-        closedir(d);
+        unsigned n = ptest_each_seed(l, check_seed, (void *)l);
+        total += n;
+        virtio += l == L ? n : 0;
     }
-    printf("seeds: %u for virtio-blk\n", count);
-    CHECK(count >= 10);
+    printf("seeds: %u, %u for virtio-blk\n", total, virtio);
+    CHECK(virtio >= 10);
 }
-
 int main(void)
 {
     L = hv_layout_find("virtio-blk");
