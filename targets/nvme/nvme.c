@@ -14,13 +14,24 @@
  *  - a command is fetched only when its CQ has a free slot (QEMU fetches
  *    and parks the completion); processing resumes on the CQ doorbell;
  *  - shadow doorbell values (Doorbell Buffer Config) at or above the queue
- *    size are ignored (QEMU uses them);
- *  - NSSR "NVMe" resets the subsystem although CAP.NSSRS is 0, as QEMU's
- *    CAP value is kept; CSTS.NSSRO is write-1-to-clear;
- *  - arbitration, interrupt coalescing, interrupt vector configuration and
- *    write atomicity are changeable features (QEMU: not changeable).
+ *    size are ignored (QEMU uses them and cycles through stale entries);
+ *    a shadow doorbell the DMA monitor refuses keeps its value (QEMU's
+ *    re-entrancy guard reads 0 on its own BAR);
+ *  - Get Features with a reserved SEL (100b-111b): Invalid Field (QEMU
+ *    treats it as "current");
+ *  - Get Log Page with NUMD = FFFFFFFFh: Invalid Field, above MDTS (QEMU's
+ *    32-bit length wraps to 0 bytes);
+ *  - Identify ONCS sets Verify (QEMU supports Verify without the bit) and
+ *    not Copy (nvme_io.c).
+ * As QEMU 7.2: NSSR is reserved (CAP.NSSRS = 0: "NVMe" does nothing) and
+ * CSTS read-only; arbitration, power management, interrupt coalescing,
+ * interrupt vector configuration and write atomicity are supported but
+ * not changeable; an event for an outstanding AER completes it before the
+ * command that raised it; CNS 08h (NVMe 2.0) is an invalid CNS.
  * Guest errors never stop the model: invalid doorbells post an error
- * asynchronous event (as QEMU), a failed SQ fetch or CQ write sets CSTS.CFS.
+ * asynchronous event while an AER is outstanding (5.2, as QEMU; misaligned
+ * ones are ignored), a failed SQ fetch or CQ write makes CSTS just CFS
+ * (RDY clears, as QEMU).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -81,9 +92,10 @@ static void cq_notify(struct nvme_ctrl *n, struct nvme_cq *cq)
 
 /* ---- completions (4.6) ------------------------------------------------------ */
 
+/* CSTS becomes CFS alone (RDY clears), as QEMU 7.2's DMA-error handling. */
 static void set_fatal(struct nvme_ctrl *n, const char *why)
 {
-    n->csts |= NVME_CSTS_CFS;
+    n->csts = NVME_CSTS_CFS;
     hv_trace(n->dev.machine, "nvme fatal: %s", why);
 }
 
@@ -95,23 +107,40 @@ static void dbbuf_write(struct nvme_ctrl *n, uint64_t addr, uint32_t val)
     hv_dma_write(&n->dev, addr, b, sizeof(b));
 }
 
-/* Doorbell Buffer Config: the host's CQ head lives in guest memory. */
-static void update_cq_head(struct nvme_ctrl *n, struct nvme_cq *cq)
+/* Doorbell Buffer Config: the host's doorbell values live in guest
+ * memory. A refused read keeps the value the controller has: outside the
+ * DMA window it is RAM under QEMU, where the value written back reads
+ * back the same. (On QEMU's own BAR its re-entrancy guard reads 0.) */
+static bool dbbuf_read(struct nvme_ctrl *n, uint64_t addr, uint32_t *val)
 {
     uint8_t b[4];
+
+    if (hv_dma_read(&n->dev, addr, b, sizeof(b)))
+        return false;
+    *val = hv_ld_le(b, 4);
+    return true;
+}
+
+static void update_cq_head(struct nvme_ctrl *n, struct nvme_cq *cq)
+{
     uint32_t head;
 
-    if (!n->dbbuf_enabled || hv_dma_read(&n->dev, cq->db_addr, b, 4))
+    if (!n->dbbuf_enabled || !dbbuf_read(n, cq->db_addr, &head))
         return;
-    head = hv_ld_le(b, 4);
     if (head < cq->size)
         cq->head = head;
 }
 
-static bool cq_full(struct nvme_ctrl *n, struct nvme_cq *cq)
+/* Free CQ slots (one always stays empty: 4.6). */
+static uint32_t cq_room(struct nvme_ctrl *n, struct nvme_cq *cq)
 {
     update_cq_head(n, cq);
-    return (cq->tail + 1) % cq->size == cq->head;
+    return (cq->head + cq->size - cq->tail - 1) % cq->size;
+}
+
+static bool cq_full(struct nvme_ctrl *n, struct nvme_cq *cq)
+{
+    return cq_room(n, cq) == 0;
 }
 
 static void post_cqe(struct nvme_ctrl *n, uint16_t sqid, uint16_t cid,
@@ -148,9 +177,11 @@ static void post_cqe(struct nvme_ctrl *n, uint16_t sqid, uint16_t cid,
 
 /* ---- asynchronous events (5.2) ------------------------------------------- */
 
+/* While an admin command runs, one admin CQ slot stays reserved for its
+ * own completion (it was fetched for that slot). */
 static void process_aers(struct nvme_ctrl *n)
 {
-    uint32_t i = 0;
+    uint32_t i = 0, reserve = n->in_admin_cmd ? 1 : 0;
 
     while (n->outstanding_aers && i < n->aer_count) {
         struct nvme_aer_event ev = n->aer_queue[i];
@@ -160,7 +191,7 @@ static void process_aers(struct nvme_ctrl *n)
             i++;
             continue;
         }
-        if (!n->sq[0].valid || cq_full(n, &n->cq[0]))
+        if (!n->sq[0].valid || cq_room(n, &n->cq[0]) <= reserve)
             return;
         memmove(&n->aer_queue[i], &n->aer_queue[i + 1],
                 (n->aer_count - i - 1) * sizeof(ev));
@@ -175,14 +206,15 @@ static void process_aers(struct nvme_ctrl *n)
     }
 }
 
-/* Queued and cleared only: process_aers runs once the command at hand has
- * its completion posted, so that one stays within the CQ slot it was
- * fetched for. */
+/* Posted at once when an AER is outstanding, so before the completion of
+ * the command that raised it (as QEMU 7.2); if the admin CQ has no slot
+ * beyond the running command's, after that completion. */
 static void enqueue_event(struct nvme_ctrl *n, uint8_t type, uint8_t info,
                           uint8_t log)
 {
     if (n->aer_count < NVME_AER_MAX_QUEUED)
         n->aer_queue[n->aer_count++] = (struct nvme_aer_event){type, info, log};
+    process_aers(n);
 }
 
 static void clear_events(struct nvme_ctrl *n, uint8_t type)
@@ -334,9 +366,9 @@ static void identify_ctrl(const struct nvme_ctrl *n, uint8_t *id)
     hv_st_le(id + NVME_IDC_NN, 4, NVME_NN);
     hv_st_le(id + NVME_IDC_ONCS, 2,
              NVME_ONCS_COMPARE | NVME_ONCS_DSM | NVME_ONCS_WRITE_ZEROES |
-                 NVME_ONCS_FEATURES | NVME_ONCS_TIMESTAMP);
+                 NVME_ONCS_FEATURES | NVME_ONCS_TIMESTAMP | NVME_ONCS_VERIFY);
     id[NVME_IDC_VWC] = 0x7; /* present, broadcast flush supported */
-    hv_st_le(id + NVME_IDC_SGLS, 4, NVME_SGLS_SUPPORTED | NVME_SGLS_BIT_BUCKET);
+    hv_st_le(id + NVME_IDC_SGLS, 4, NVME_SGLS_SUPPORTED); /* no bit bucket */
     memcpy(id + NVME_IDC_SUBNQN, "nqn.2019-08.org.qemu:", 21);
     memcpy(id + NVME_IDC_SUBNQN + 21, serial, strlen(serial));
     hv_st_le(id + NVME_IDC_PSD0, 2, 0x9c4); /* max power 25 W */
@@ -349,20 +381,18 @@ static bool nsid_valid(uint32_t nsid)
     return nsid && (nsid == NVME_NSID_BROADCAST || nsid <= NVME_NN);
 }
 
-/* CNS 00h, 05h, 08h, 11h: inactive NSIDs in range read all zeroes. */
+/* CNS 00h, 05h, 11h: inactive NSIDs in range read all zeroes. */
 static uint16_t identify_ns(struct nvme_ctrl *n, const struct nvme_cmd *c,
                             uint8_t cns, uint8_t *id)
 {
     struct nvme_ns *ns;
-    uint8_t csi = c->cdw14 >> 24;
+    uint8_t csi = NVME_IDENTIFY_CSI(c);
 
     if (!nsid_valid(c->nsid) || c->nsid == NVME_NSID_BROADCAST)
         return NVME_INVALID_NSID | NVME_DNR;
     ns = nvme_ns_get(n, c->nsid);
     if (ns && (cns == NVME_CNS_NS || cns == NVME_CNS_NS_PRESENT))
         nvme_ns_identify(ns, id);
-    else if (ns && cns == NVME_CNS_NS_IND)
-        nvme_ns_identify_ind(ns, id);
     else if (ns && cns == NVME_CNS_CS_NS && csi != NVME_CSI_NVM)
         return NVME_INVALID_FIELD | NVME_DNR;
     return nvme_c2h(n, c, id, NVME_IDENTIFY_BYTES);
@@ -376,7 +406,7 @@ static uint16_t identify_nslist(struct nvme_ctrl *n, const struct nvme_cmd *c,
 
     if (c->nsid >= NVME_NSID_BROADCAST - 1)
         return NVME_INVALID_NSID | NVME_DNR;
-    if (cns == NVME_CNS_CS_NS_ACTIVE_LIST && (c->cdw14 >> 24) != NVME_CSI_NVM)
+    if (cns == NVME_CNS_CS_NS_ACTIVE_LIST && NVME_IDENTIFY_CSI(c) != NVME_CSI_NVM)
         return NVME_INVALID_FIELD | NVME_DNR;
     for (unsigned i = 0; i < n->nns; i++)
         if (n->ns[i].nsid > c->nsid)
@@ -406,14 +436,13 @@ static uint16_t identify_descr(struct nvme_ctrl *n, const struct nvme_cmd *c,
 static uint16_t adm_identify(struct nvme_ctrl *n, const struct nvme_cmd *c)
 {
     uint8_t id[NVME_IDENTIFY_BYTES] = {0};
-    uint8_t cns = c->cdw10 & 0xff, csi = c->cdw14 >> 24;
+    uint8_t cns = c->cdw10 & 0xff, csi = NVME_IDENTIFY_CSI(c);
 
     hv_trace(n->dev.machine, "nvme identify cns=%u nsid=%u csi=%u", cns,
              c->nsid, csi);
     switch (cns) {
     case NVME_CNS_NS:
     case NVME_CNS_CS_NS:
-    case NVME_CNS_NS_IND:
     case NVME_CNS_NS_PRESENT:
         return identify_ns(n, c, cns, id);
     case NVME_CNS_CTRL:
@@ -422,7 +451,7 @@ static uint16_t adm_identify(struct nvme_ctrl *n, const struct nvme_cmd *c)
     case NVME_CNS_CS_CTRL:
         if (csi != NVME_CSI_NVM)
             return NVME_INVALID_FIELD | NVME_DNR;
-        id[0] = 7; /* VSL: verify size limit, as QEMU */
+        id[0] = NVME_VSL; /* verify size limit, as QEMU */
         return nvme_c2h(n, c, id, NVME_IDENTIFY_BYTES);
     case NVME_CNS_NS_ACTIVE_LIST:
     case NVME_CNS_CS_NS_ACTIVE_LIST:
@@ -437,14 +466,13 @@ static uint16_t adm_identify(struct nvme_ctrl *n, const struct nvme_cmd *c)
 
 /* ---- features (5.21) ------------------------------------------------------- */
 
-static uint32_t feature_cap(uint8_t fid)
+static bool feature_supported(uint8_t fid)
 {
     switch (fid) {
-    case NVME_FEAT_ERROR_RECOVERY:
-        return NVME_FEAT_CAP_CHANGE | NVME_FEAT_CAP_NS;
     case NVME_FEAT_ARBITRATION:
     case NVME_FEAT_POWER_MGMT:
     case NVME_FEAT_TEMP_THRESHOLD:
+    case NVME_FEAT_ERROR_RECOVERY:
     case NVME_FEAT_VWC:
     case NVME_FEAT_NUM_QUEUES:
     case NVME_FEAT_INT_COALESCING:
@@ -453,9 +481,29 @@ static uint32_t feature_cap(uint8_t fid)
     case NVME_FEAT_ASYNC_EVENT_CONF:
     case NVME_FEAT_TIMESTAMP:
     case NVME_FEAT_HOST_BEHAVIOR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Get Features SEL 11b. Arbitration, power management, interrupt
+ * coalescing, interrupt vector configuration and write atomicity keep
+ * their defaults: supported, not changeable (QEMU 7.2's choice). */
+static uint32_t feature_cap(uint8_t fid)
+{
+    switch (fid) {
+    case NVME_FEAT_ERROR_RECOVERY:
+        return NVME_FEAT_CAP_CHANGE | NVME_FEAT_CAP_NS;
+    case NVME_FEAT_TEMP_THRESHOLD:
+    case NVME_FEAT_VWC:
+    case NVME_FEAT_NUM_QUEUES:
+    case NVME_FEAT_ASYNC_EVENT_CONF:
+    case NVME_FEAT_TIMESTAMP:
+    case NVME_FEAT_HOST_BEHAVIOR:
         return NVME_FEAT_CAP_CHANGE;
     default:
-        return 0; /* not supported */
+        return 0;
     }
 }
 
@@ -544,15 +592,7 @@ static uint16_t feature_default(struct nvme_ctrl *n, uint8_t fid,
 static uint16_t feature_current(struct nvme_ctrl *n, const struct nvme_cmd *c,
                                 uint8_t fid, uint32_t *out)
 {
-    uint32_t iv = c->cdw11 & 0xffff;
-
     switch (fid) {
-    case NVME_FEAT_ARBITRATION:
-        *out = n->feat.arbitration;
-        return NVME_SUCCESS;
-    case NVME_FEAT_POWER_MGMT:
-        *out = n->feat.power_mgmt;
-        return NVME_SUCCESS;
     case NVME_FEAT_TEMP_THRESHOLD:
         return temp_threshold(n, c->cdw11, false, out);
     case NVME_FEAT_ERROR_RECOVERY:
@@ -561,21 +601,10 @@ static uint16_t feature_current(struct nvme_ctrl *n, const struct nvme_cmd *c,
     case NVME_FEAT_VWC:
         *out = n->feat.vwc;
         return NVME_SUCCESS;
-    case NVME_FEAT_INT_COALESCING:
-        *out = n->feat.int_coalescing;
-        return NVME_SUCCESS;
-    case NVME_FEAT_INT_VECTOR_CONFIG:
-        if (iv >= NVME_MSIX_VECTORS)
-            return NVME_INVALID_FIELD | NVME_DNR;
-        *out = n->feat.int_vector_config[iv];
-        return NVME_SUCCESS;
-    case NVME_FEAT_WRITE_ATOMICITY:
-        *out = n->feat.write_atomicity;
-        return NVME_SUCCESS;
     case NVME_FEAT_ASYNC_EVENT_CONF:
         *out = n->feat.async_config;
         return NVME_SUCCESS;
-    default:
+    default: /* the features that cannot be changed */
         return feature_default(n, fid, c->cdw11, out);
     }
 }
@@ -604,7 +633,7 @@ static uint16_t adm_get_features(struct nvme_ctrl *n, struct nvme_req *req)
     unsigned sel = NVME_GETFEAT_SEL(c->cdw10);
     uint16_t st;
 
-    if (!feature_cap(fid))
+    if (!feature_supported(fid))
         return NVME_INVALID_FIELD | NVME_DNR;
     st = feature_ns_check(n, fid, c->nsid, false);
     if (st)
@@ -670,17 +699,8 @@ static uint16_t set_feature(struct nvme_ctrl *n, struct nvme_req *req,
                             uint8_t fid)
 {
     const struct nvme_cmd *c = &req->cmd;
-    uint32_t iv = c->cdw11 & 0xffff;
 
     switch (fid) {
-    case NVME_FEAT_ARBITRATION:
-        n->feat.arbitration = c->cdw11;
-        return NVME_SUCCESS;
-    case NVME_FEAT_POWER_MGMT:
-        if (c->cdw11 & 0x1f) /* only power state 0 (NPSS = 0) */
-            return NVME_INVALID_FIELD | NVME_DNR;
-        n->feat.power_mgmt = c->cdw11 & 0xff;
-        return NVME_SUCCESS;
     case NVME_FEAT_TEMP_THRESHOLD:
         return set_temp_threshold(n, c->cdw11);
     case NVME_FEAT_ERROR_RECOVERY:
@@ -693,17 +713,6 @@ static uint16_t set_feature(struct nvme_ctrl *n, struct nvme_req *req,
         return NVME_SUCCESS;
     case NVME_FEAT_NUM_QUEUES:
         return set_num_queues(n, req);
-    case NVME_FEAT_INT_COALESCING:
-        n->feat.int_coalescing = c->cdw11 & 0xffff;
-        return NVME_SUCCESS;
-    case NVME_FEAT_INT_VECTOR_CONFIG:
-        if (iv >= NVME_MSIX_VECTORS)
-            return NVME_INVALID_FIELD | NVME_DNR;
-        n->feat.int_vector_config[iv] = c->cdw11 & 0x1ffff;
-        return NVME_SUCCESS;
-    case NVME_FEAT_WRITE_ATOMICITY:
-        n->feat.write_atomicity = c->cdw11 & 1;
-        return NVME_SUCCESS;
     case NVME_FEAT_ASYNC_EVENT_CONF:
         n->feat.async_config = c->cdw11;
         return NVME_SUCCESS;
@@ -722,11 +731,13 @@ static uint16_t adm_set_features(struct nvme_ctrl *n, struct nvme_req *req)
 
     if (c->cdw10 & (1u << 31)) /* SV: nothing is saveable */
         return NVME_FID_NOT_SAVEABLE | NVME_DNR;
-    if (!feature_cap(fid))
+    if (!feature_supported(fid))
         return NVME_INVALID_FIELD | NVME_DNR;
     st = feature_ns_check(n, fid, c->nsid, true);
     if (st)
         return st;
+    if (!(feature_cap(fid) & NVME_FEAT_CAP_CHANGE))
+        return NVME_FEAT_NOT_CHANGEABLE | NVME_DNR;
     hv_trace(n->dev.machine, "nvme setfeat fid=0x%x cdw11=0x%x", fid, c->cdw11);
     return set_feature(n, req, fid);
 }
@@ -763,7 +774,8 @@ static void effects_log(uint8_t *log)
               {NVME_CMD_READ, NVME_EFF_CSUPP},
               {NVME_CMD_COMPARE, NVME_EFF_CSUPP},
               {NVME_CMD_WRITE_ZEROES, NVME_EFF_CSUPP | NVME_EFF_LBCC},
-              {NVME_CMD_DSM, NVME_EFF_CSUPP | NVME_EFF_LBCC}};
+              {NVME_CMD_DSM, NVME_EFF_CSUPP | NVME_EFF_LBCC},
+              {NVME_CMD_VERIFY, NVME_EFF_CSUPP}};
 
     for (size_t i = 0; i < sizeof(admin); i++)
         hv_st_le(log + 4 * admin[i], 4, NVME_EFF_CSUPP);
@@ -826,14 +838,15 @@ static uint16_t adm_get_log(struct nvme_ctrl *n, const struct nvme_cmd *c)
              (unsigned long long)len, (unsigned long long)off);
     if (off & 3 || len > NVME_MAX_XFER)
         return NVME_INVALID_FIELD | NVME_DNR;
-    /* QEMU 7.2: the controller-wide SMART log is NSID FFFFFFFFh only;
-     * NSID 0 is an invalid namespace like any inactive one */
-    if (lid == NVME_LOG_SMART_INFO && c->nsid != NVME_NSID_BROADCAST &&
-        !nvme_ns_get(n, c->nsid))
-        return NVME_INVALID_NSID | NVME_DNR;
     size = build_log(n, lid, buf);
     if (!size || off >= size)
         return NVME_INVALID_FIELD | NVME_DNR;
+    /* QEMU 7.2 (after the offset check): the controller-wide SMART log is
+     * NSID FFFFFFFFh only; NSID 0 is an invalid namespace like any
+     * inactive one */
+    if (lid == NVME_LOG_SMART_INFO && c->nsid != NVME_NSID_BROADCAST &&
+        !nvme_ns_get(n, c->nsid))
+        return NVME_INVALID_NSID | NVME_DNR;
     if (len > size - off)
         len = size - off;
     st = nvme_c2h(n, c, buf + off, len);
@@ -1016,12 +1029,10 @@ static void decode_cmd(struct nvme_cmd *c, const uint8_t *e)
 
 static void update_sq_tail(struct nvme_ctrl *n, struct nvme_sq *sq)
 {
-    uint8_t b[4];
     uint32_t tail;
 
-    if (!n->dbbuf_enabled || hv_dma_read(&n->dev, sq->db_addr, b, 4))
+    if (!n->dbbuf_enabled || !dbbuf_read(n, sq->db_addr, &tail))
         return;
-    tail = hv_ld_le(b, 4);
     if (tail < sq->size)
         sq->tail = tail;
 }
@@ -1032,7 +1043,9 @@ static void execute(struct nvme_ctrl *n, uint16_t sqid, const uint8_t *e)
     uint16_t st;
 
     decode_cmd(&req.cmd, e);
+    n->in_admin_cmd = !sqid;
     st = sqid ? nvme_io_cmd(n, &req) : admin_cmd(n, &req);
+    n->in_admin_cmd = false;
     hv_trace(n->dev.machine, "nvme %s sq%u cid=%u opc=0x%x nsid=%u status=0x%x",
              sqid ? "io" : "admin", sqid, req.cmd.cid, req.cmd.opc,
              req.cmd.nsid, st);
@@ -1070,12 +1083,15 @@ static void process_sq(struct nvme_ctrl *n, uint16_t sqid)
 
 /* ---- doorbells (3.1.24, 3.1.25) ------------------------------------------ */
 
+/* 5.2: an invalid doorbell write is reported "if an Asynchronous Event
+ * Request command is outstanding" (QEMU 7.2 too); otherwise ignored. */
 static void invalid_doorbell(struct nvme_ctrl *n, uint8_t info, uint64_t off)
 {
     hv_trace(n->dev.machine, "nvme invalid doorbell 0x%llx info=%u",
              (unsigned long long)off, info);
+    if (!n->outstanding_aers)
+        return;
     enqueue_event(n, NVME_AER_TYPE_ERROR, info, NVME_LOG_ERROR_INFO);
-    process_aers(n);
 }
 
 static void cq_doorbell(struct nvme_ctrl *n, uint32_t qid, uint32_t val,
@@ -1122,8 +1138,9 @@ static void doorbell(struct nvme_ctrl *n, uint64_t off, uint32_t val)
 {
     uint64_t rel = off - NVME_DB_BASE;
 
-    if (rel & 3)
-        invalid_doorbell(n, NVME_AER_INFO_ERR_INVALID_DB_REGISTER, off);
+    if (rel & 3) /* misaligned: ignored, no event (QEMU 7.2) */
+        hv_trace(n->dev.machine, "nvme misaligned doorbell 0x%llx",
+                 (unsigned long long)off);
     else if ((rel >> 2) & 1)
         cq_doorbell(n, (uint32_t)(rel >> 3), val, off);
     else
@@ -1168,9 +1185,7 @@ static const char *start_error(const struct nvme_ctrl *n)
         return "CC.IOSQES/IOCQES unsupported";
     if (!NVME_AQA_ASQS(aqa) || !NVME_AQA_ACQS(aqa))
         return "AQA: admin queue of one entry";
-    if (!n->asq || !n->acq)
-        return "ASQ/ACQ zero";
-    return NULL;
+    return NULL; /* ASQ/ACQ 0 is an address like any other (QEMU 7.2) */
 }
 
 static void ctrl_start(struct nvme_ctrl *n)
@@ -1212,15 +1227,6 @@ static void write_cc(struct nvme_ctrl *n, uint32_t val)
     }
 }
 
-static void write_nssr(struct nvme_ctrl *n, uint32_t val)
-{
-    if (val != NVME_NSSR_RESET)
-        return;
-    ctrl_reset(n);
-    n->csts = NVME_CSTS_NSSRO;
-    hv_trace(n->dev.machine, "nvme subsystem reset");
-}
-
 static void set_half(uint64_t *reg, bool high, unsigned size, uint64_t val)
 {
     if (size == 8 && !high)
@@ -1252,11 +1258,9 @@ static void write_reg(struct nvme_ctrl *n, uint64_t off, unsigned size,
     case NVME_REG_CC:
         write_cc(n, v);
         break;
-    case NVME_REG_CSTS:
-        n->csts &= ~(v & NVME_CSTS_NSSRO);
-        break;
-    case NVME_REG_NSSR:
-        write_nssr(n, v);
+    case NVME_REG_NSSR: /* CAP.NSSRS = 0: reserved (3.1.8), as QEMU 7.2 */
+        if (v == NVME_NSSR_RESET)
+            hv_trace(n->dev.machine, "nvme subsystem reset unsupported");
         break;
     case NVME_REG_AQA:
         n->aqa = v & 0x0fff0fffu;
@@ -1269,7 +1273,7 @@ static void write_reg(struct nvme_ctrl *n, uint64_t off, unsigned size,
     case NVME_REG_ACQ + 4:
         set_half(&n->acq, off != NVME_REG_ACQ, size, val);
         break;
-    default: /* CAP, VS, CMBLOC, CMBSZ, reserved: read-only */
+    default: /* CAP, VS, CSTS, CMBLOC, CMBSZ, reserved: read-only */
         break;
     }
 }
@@ -1332,11 +1336,8 @@ static void nvme_cfg_written(hv_dev *dev, unsigned off, unsigned size,
 static void features_power_on(struct nvme_ctrl *n)
 {
     memset(&n->feat, 0, sizeof(n->feat));
-    n->feat.arbitration = NVME_ARB_DEFAULT;
     n->feat.temp_over = NVME_TEMP_WARNING;
     n->feat.vwc = true;
-    for (unsigned i = 0; i < NVME_MSIX_VECTORS; i++)
-        n->feat.int_vector_config[i] = i;
 }
 
 static void reset_backends(struct nvme_ctrl *n)

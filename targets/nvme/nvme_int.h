@@ -20,6 +20,7 @@
 #define NVME_MAX_NS 2u
 #define NVME_MDTS 7u
 #define NVME_MAX_XFER (4096u << NVME_MDTS) /* MDTS in CAP.MPSMIN pages */
+#define NVME_VSL 7u /* Verify Size Limit: 2^VSL memory pages */
 #define NVME_AERL 3u                       /* 0's based: 4 outstanding */
 #define NVME_AER_MAX_QUEUED 64u
 #define NVME_SG_MAX 512u        /* scatter entries per command */
@@ -66,7 +67,6 @@ struct nvme_ns {
 struct nvme_sg {
     uint64_t addr;
     uint32_t len;
-    bool bit_bucket;
 };
 
 struct nvme_aer_event {
@@ -74,10 +74,9 @@ struct nvme_aer_event {
 };
 
 struct nvme_features {
-    uint32_t arbitration, power_mgmt, temp_over, temp_under;
+    uint32_t temp_over, temp_under;
     uint32_t error_recovery[NVME_MAX_NS];
-    uint32_t int_coalescing, async_config, write_atomicity;
-    uint32_t int_vector_config[NVME_MSIX_VECTORS];
+    uint32_t async_config;
     bool vwc;
     uint64_t timestamp_ms, timestamp_set_ns;
     uint8_t hbs[NVME_HBS_BYTES];
@@ -103,6 +102,7 @@ struct nvme_ctrl {
     /* asynchronous events (5.2): AER cids as a stack, events as a ring */
     uint16_t aer_cids[NVME_AERL + 1];
     uint8_t outstanding_aers, aer_mask;
+    bool in_admin_cmd; /* an admin command is executing */
     struct nvme_aer_event aer_queue[NVME_AER_MAX_QUEUED];
     uint32_t aer_head, aer_count;
     /* features, logs */
@@ -129,9 +129,8 @@ static inline struct nvme_ctrl *to_nvme(hv_dev *dev)
 struct nvme_ns *nvme_ns_get(struct nvme_ctrl *n, uint32_t nsid);
 void nvme_ns_format(struct nvme_ns *ns, uint8_t lbaf);
 void nvme_ns_identify(const struct nvme_ns *ns, uint8_t *id);
-void nvme_ns_identify_ind(const struct nvme_ns *ns, uint8_t *id);
 uint16_t nvme_map_dptr(struct nvme_ctrl *n, const struct nvme_cmd *c,
-                       uint64_t len, bool to_host);
+                       uint64_t len);
 uint16_t nvme_xfer(struct nvme_ctrl *n, uint8_t *buf, uint64_t len,
                    bool to_host);
 uint16_t nvme_c2h(struct nvme_ctrl *n, const struct nvme_cmd *c,

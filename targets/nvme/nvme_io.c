@@ -1,20 +1,28 @@
 /*
  * NVMe namespaces, data pointers and the NVM command set: NVMe base spec
- * 1.4 section 4.3 (PRP entries and lists), 4.4 (SGL: data block, bit
- * bucket, segment, last segment), 5.15.2.1 (identify namespace), 6.1 (NVM
- * command set: Flush 6.8, Read 6.9, Write 6.15, Write Zeroes 6.16, Compare
- * 6.2, Dataset Management 6.7). Status choices follow QEMU 7.2 hw/nvme:
+ * 1.4 section 4.3 (PRP entries and lists), 4.4 (SGL: data block, segment,
+ * last segment), 5.15.2.1 (identify namespace), 6.1 (NVM command set:
+ * Flush 6.8, Read 6.9, Write 6.15, Write Zeroes 6.16, Compare 6.2,
+ * Dataset Management 6.7, Verify 6.14). Status choices follow QEMU 7.2:
  *  - NSID 0 or above NN (but not FFFFFFFFh): Invalid Namespace; an inactive
  *    NSID in range or FFFFFFFFh for anything but Flush: Invalid Field;
  *  - transfers above MDTS: Invalid Field; LBA range beyond NSZE: LBA Out of
- *    Range; a DMA the machine refuses: Data Transfer Error;
+ *    Range; a DMA the machine refuses (outside the DMA window, the
+ *    controller's own BAR): Data Transfer Error with DNR;
+ *  - Compare failure without DNR;
  *  - Dataset Management skips ranges beyond the namespace (QEMU does);
  *  - with CC.CSS = admin only, every I/O command but Flush is an invalid
- *    opcode (QEMU selects no I/O command set then).
+ *    opcode (QEMU selects no I/O command set then);
+ *  - SGLs without Bit Bucket descriptors (QEMU 7.1 dropped them, SGLS bit
+ *    16 clear): QEMU's segment walk and status codes, including Data SGL
+ *    Length Invalid for a non-empty data block past the transfer;
+ *  - Verify: LBA range and QEMU's size limit (VSL); no data is checked.
  * Deliberate differences: a PRP list may start at any qword of its page
  * and chains at the last entry of each list page (the spec's rule; QEMU
- * counts entries from the list start); a bit bucket in a write is an
- * invalid SGL descriptor type (QEMU ignores it).
+ * counts entries from the list start); SGL chains are bounded at
+ * NVME_SGL_MAX_SEGMENTS segments (QEMU: unbounded); Copy (19h) is an
+ * invalid opcode (QEMU implements it; out of scope). Write Uncorrectable
+ * and the zoned commands are invalid opcodes in both.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -68,21 +76,15 @@ void nvme_ns_identify(const struct nvme_ns *ns, uint8_t *id)
     }
 }
 
-/* CNS 08h, I/O command set independent identify namespace (NVMe 2.0). */
-void nvme_ns_identify_ind(const struct nvme_ns *ns, uint8_t *id)
-{
-    (void)ns;
-    id[14] = 0x1; /* NSTAT: namespace ready */
-}
-
 /* ---- data pointers --------------------------------------------------------- */
 
-static bool sg_add(struct nvme_ctrl *n, uint64_t addr, uint32_t len,
-                   bool bit_bucket)
+#define NVME_DTE (NVME_DATA_TRANSFER_ERROR | NVME_DNR) /* QEMU sets DNR */
+
+static bool sg_add(struct nvme_ctrl *n, uint64_t addr, uint32_t len)
 {
     if (n->nsg >= NVME_SG_MAX)
         return false;
-    n->sg[n->nsg++] = (struct nvme_sg){addr, len, bit_bucket};
+    n->sg[n->nsg++] = (struct nvme_sg){addr, len};
     return true;
 }
 
@@ -106,7 +108,7 @@ static uint16_t map_prp_list(struct nvme_ctrl *n, uint64_t list, uint64_t len)
         return NVME_INVALID_PRP_OFFSET | NVME_DNR;
     while (len) {
         if (!hv_budget(&n->dev, 1) || read_prp_entry(n, list, &ent))
-            return NVME_DATA_TRANSFER_ERROR;
+            return NVME_DTE;
         if ((list & (ps - 1)) == ps - 8 && len > ps) {
             if (ent & (ps - 1))
                 return NVME_INVALID_PRP_OFFSET | NVME_DNR;
@@ -115,7 +117,7 @@ static uint16_t map_prp_list(struct nvme_ctrl *n, uint64_t list, uint64_t len)
         }
         if (ent & (ps - 1))
             return NVME_INVALID_PRP_OFFSET | NVME_DNR;
-        if (!sg_add(n, ent, (uint32_t)(len < ps ? len : ps), false))
+        if (!sg_add(n, ent, (uint32_t)(len < ps ? len : ps)))
             return NVME_INTERNAL_ERROR;
         len -= len < ps ? len : ps;
         list += 8;
@@ -123,17 +125,16 @@ static uint16_t map_prp_list(struct nvme_ctrl *n, uint64_t list, uint64_t len)
     return NVME_SUCCESS;
 }
 
+/* PRP1 = 0 is a valid address (QEMU maps it like any other). */
 static uint16_t map_prp(struct nvme_ctrl *n, uint64_t prp1, uint64_t prp2,
                         uint64_t len)
 {
     uint64_t ps = n->page_size;
     uint64_t first = ps - (prp1 & (ps - 1));
 
-    if (!prp1)
-        return NVME_INVALID_FIELD | NVME_DNR;
     if (first > len)
         first = len;
-    sg_add(n, prp1, (uint32_t)first, false);
+    sg_add(n, prp1, (uint32_t)first);
     len -= first;
     if (!len)
         return NVME_SUCCESS;
@@ -141,96 +142,79 @@ static uint16_t map_prp(struct nvme_ctrl *n, uint64_t prp1, uint64_t prp2,
         return map_prp_list(n, prp2, len);
     if (prp2 & (ps - 1))
         return NVME_INVALID_PRP_OFFSET | NVME_DNR;
-    sg_add(n, prp2, (uint32_t)len, false);
+    sg_add(n, prp2, (uint32_t)len);
     return NVME_SUCCESS;
 }
 
-static uint16_t sgl_data(struct nvme_ctrl *n, const uint8_t *d,
-                         uint64_t *remaining, bool to_host)
+/* `nd` descriptors that must all be Data Blocks (4.4; no Bit Bucket: QEMU
+ * 7.2 dropped it and does not set SGLS bit 16). Zero-length blocks are
+ * skipped; a non-empty block once the transfer is covered is an excess. */
+static uint16_t sgl_data(struct nvme_ctrl *n, const uint8_t *d, uint32_t nd,
+                         uint64_t *remaining)
 {
-    unsigned type = NVME_SGL_TYPE(d[15]);
-    uint64_t len = hv_ld_le(d + 8, 4), take;
-
-    if (NVME_SGL_SUBTYPE(d[15]) != 0 ||
-        (type == NVME_SGL_BIT_BUCKET && !to_host))
-        return NVME_SGL_DESCR_TYPE_INVALID | NVME_DNR;
-    take = len < *remaining ? len : *remaining;
-    if (take && !sg_add(n, ld64(d), (uint32_t)take,
-                        type == NVME_SGL_BIT_BUCKET))
-        return NVME_INVALID_NUM_SGL_DESCR | NVME_DNR;
-    *remaining -= take;
-    return NVME_SUCCESS;
-}
-
-static bool sgl_is_data(unsigned type)
-{
-    return type == NVME_SGL_DATA_BLOCK || type == NVME_SGL_BIT_BUCKET;
-}
-
-static bool sgl_is_segment(unsigned type)
-{
-    return type == NVME_SGL_SEGMENT || type == NVME_SGL_LAST_SEGMENT;
-}
-
-/* Read the segment `d` points to; walk it. Sets *next when it ends with a
- * (last) segment descriptor, copied into d. */
-static uint16_t sgl_segment(struct nvme_ctrl *n, uint8_t *d, bool last,
-                            uint64_t *remaining, bool to_host, bool *next)
-{
-    uint32_t seglen = hv_ld_le(d + 8, 4), ndesc = seglen / NVME_SGL_DESC_SIZE;
-    uint16_t st;
-
-    *next = false;
-    if (seglen == 0 || seglen % NVME_SGL_DESC_SIZE)
-        return NVME_INVALID_SGL_SEG_DESCR | NVME_DNR;
-    if (ndesc > NVME_SGL_SEG_MAX_DESCR)
-        return NVME_INVALID_NUM_SGL_DESCR | NVME_DNR;
-    if (hv_dma_read(&n->dev, ld64(d), n->sgl_seg, seglen))
-        return NVME_DATA_TRANSFER_ERROR;
-    for (uint32_t i = 0; i < ndesc; i++) {
-        const uint8_t *e = n->sgl_seg + i * NVME_SGL_DESC_SIZE;
-        unsigned type = NVME_SGL_TYPE(e[15]);
+    for (uint32_t i = 0; i < nd; i++, d += NVME_SGL_DESC_SIZE) {
+        unsigned type = NVME_SGL_TYPE(d[15]);
+        uint64_t addr = ld64(d), len = hv_ld_le(d + 8, 4), take;
 
         if (!hv_budget(&n->dev, 1))
-            return NVME_DATA_TRANSFER_ERROR;
-        if (sgl_is_segment(type)) {
-            if (i != ndesc - 1 || last || NVME_SGL_SUBTYPE(e[15]))
-                return NVME_INVALID_SGL_SEG_DESCR | NVME_DNR;
-            memcpy(d, e, NVME_SGL_DESC_SIZE);
-            *next = true;
-            return NVME_SUCCESS;
-        }
-        if (!sgl_is_data(type))
+            return NVME_DTE;
+        if (type == NVME_SGL_SEGMENT || type == NVME_SGL_LAST_SEGMENT)
+            return NVME_INVALID_NUM_SGL_DESCR | NVME_DNR;
+        if (type != NVME_SGL_DATA_BLOCK || NVME_SGL_SUBTYPE(d[15]))
             return NVME_SGL_DESCR_TYPE_INVALID | NVME_DNR;
-        st = sgl_data(n, e, remaining, to_host);
-        if (st)
-            return st;
+        if (!len)
+            continue;
+        if (!*remaining || addr > UINT64_MAX - len)
+            return NVME_DATA_SGL_LEN_INVALID | NVME_DNR;
+        take = len < *remaining ? len : *remaining;
+        if (!sg_add(n, addr, (uint32_t)take))
+            return NVME_INVALID_NUM_SGL_DESCR | NVME_DNR;
+        *remaining -= take;
     }
     return NVME_SUCCESS;
 }
 
-static uint16_t map_sgl(struct nvme_ctrl *n, const uint8_t *desc, uint64_t len,
-                        bool to_host)
+/* SGL1 is a Data Block, or a (Last) Segment: each segment ending in a Data
+ * Block is the last one; otherwise its last descriptor is the next
+ * segment, which a Last Segment may not have (QEMU 7.2's walk and status
+ * codes). Segments are bounded by NVME_SGL_MAX_SEGMENTS (QEMU: none). */
+static uint16_t map_sgl(struct nvme_ctrl *n, const uint8_t *sgl1, uint64_t len)
 {
     uint8_t d[NVME_SGL_DESC_SIZE];
     uint64_t remaining = len;
-    unsigned type = NVME_SGL_TYPE(desc[15]);
-    uint16_t st;
-    bool next = true;
+    uint16_t st = NVME_SUCCESS;
 
-    memcpy(d, desc, sizeof(d));
-    if (sgl_is_data(type))
-        st = sgl_data(n, d, &remaining, to_host);
-    else if (!sgl_is_segment(type) || NVME_SGL_SUBTYPE(d[15]))
-        return NVME_SGL_DESCR_TYPE_INVALID | NVME_DNR;
-    else
-        st = NVME_SUCCESS;
-    for (unsigned seg = 0; !st && sgl_is_segment(type) && next; seg++) {
-        if (seg == NVME_SGL_MAX_SEGMENTS)
+    memcpy(d, sgl1, sizeof(d));
+    if (NVME_SGL_TYPE(d[15]) == NVME_SGL_DATA_BLOCK) {
+        st = sgl_data(n, d, 1, &remaining);
+        return st ? st
+                  : remaining ? NVME_DATA_SGL_LEN_INVALID | NVME_DNR
+                              : NVME_SUCCESS;
+    }
+    for (unsigned seg = 0;; seg++) {
+        unsigned type = NVME_SGL_TYPE(d[15]);
+        uint32_t seglen = hv_ld_le(d + 8, 4);
+        uint32_t nd = seglen / NVME_SGL_DESC_SIZE;
+        const uint8_t *last;
+
+        if ((type != NVME_SGL_SEGMENT && type != NVME_SGL_LAST_SEGMENT) ||
+            NVME_SGL_SUBTYPE(d[15]) || !seglen || seglen % NVME_SGL_DESC_SIZE)
+            return NVME_INVALID_SGL_SEG_DESCR | NVME_DNR;
+        if (nd > NVME_SGL_SEG_MAX_DESCR || seg == NVME_SGL_MAX_SEGMENTS)
             return NVME_INVALID_NUM_SGL_DESCR | NVME_DNR;
-        st = sgl_segment(n, d, type == NVME_SGL_LAST_SEGMENT, &remaining,
-                         to_host, &next);
-        type = NVME_SGL_TYPE(d[15]);
+        if (hv_dma_read(&n->dev, ld64(d), n->sgl_seg, seglen))
+            return NVME_DTE;
+        last = n->sgl_seg + (nd - 1) * NVME_SGL_DESC_SIZE;
+        if (NVME_SGL_TYPE(last[15]) == NVME_SGL_DATA_BLOCK) {
+            st = sgl_data(n, n->sgl_seg, nd, &remaining);
+            break;
+        }
+        if (type == NVME_SGL_LAST_SEGMENT)
+            return NVME_INVALID_SGL_SEG_DESCR | NVME_DNR;
+        st = sgl_data(n, n->sgl_seg, nd - 1, &remaining);
+        if (st)
+            return st;
+        memcpy(d, last, sizeof(d));
     }
     if (st)
         return st;
@@ -238,7 +222,7 @@ static uint16_t map_sgl(struct nvme_ctrl *n, const uint8_t *desc, uint64_t len,
 }
 
 uint16_t nvme_map_dptr(struct nvme_ctrl *n, const struct nvme_cmd *c,
-                       uint64_t len, bool to_host)
+                       uint64_t len)
 {
     n->nsg = 0;
     if (len == 0)
@@ -248,7 +232,7 @@ uint16_t nvme_map_dptr(struct nvme_ctrl *n, const struct nvme_cmd *c,
         return map_prp(n, c->prp1, c->prp2, len);
     case NVME_PSDT_SGL_MPTR_CONTIG:
     case NVME_PSDT_SGL_MPTR_SGL:
-        return map_sgl(n, c->dptr, len, to_host);
+        return map_sgl(n, c->dptr, len);
     default:
         return NVME_INVALID_FIELD | NVME_DNR;
     }
@@ -261,15 +245,14 @@ uint16_t nvme_xfer(struct nvme_ctrl *n, uint8_t *buf, uint64_t len,
 
     for (uint32_t i = 0; i < n->nsg && off < len; i++) {
         const struct nvme_sg *s = &n->sg[i];
-        int rc = 0;
+        int rc;
 
         if (!hv_budget(&n->dev, 1))
-            return NVME_DATA_TRANSFER_ERROR;
-        if (!s->bit_bucket)
-            rc = to_host ? hv_dma_write(&n->dev, s->addr, buf + off, s->len)
-                         : hv_dma_read(&n->dev, s->addr, buf + off, s->len);
+            return NVME_DTE;
+        rc = to_host ? hv_dma_write(&n->dev, s->addr, buf + off, s->len)
+                     : hv_dma_read(&n->dev, s->addr, buf + off, s->len);
         if (rc)
-            return NVME_DATA_TRANSFER_ERROR;
+            return NVME_DTE;
         off += s->len;
     }
     return NVME_SUCCESS;
@@ -278,7 +261,7 @@ uint16_t nvme_xfer(struct nvme_ctrl *n, uint8_t *buf, uint64_t len,
 uint16_t nvme_c2h(struct nvme_ctrl *n, const struct nvme_cmd *c,
                   const void *buf, uint64_t len)
 {
-    uint16_t st = nvme_map_dptr(n, c, len, true);
+    uint16_t st = nvme_map_dptr(n, c, len);
 
     return st ? st : nvme_xfer(n, (uint8_t *)buf, len, true);
 }
@@ -286,7 +269,7 @@ uint16_t nvme_c2h(struct nvme_ctrl *n, const struct nvme_cmd *c,
 uint16_t nvme_h2c(struct nvme_ctrl *n, const struct nvme_cmd *c, void *buf,
                   uint64_t len)
 {
-    uint16_t st = nvme_map_dptr(n, c, len, false);
+    uint16_t st = nvme_map_dptr(n, c, len);
 
     return st ? st : nvme_xfer(n, buf, len, false);
 }
@@ -363,7 +346,7 @@ static uint16_t rw_data(struct nvme_ctrl *n, struct nvme_ns *ns,
         if (!disk)
             return NVME_INTERNAL_ERROR;
         st = hv_blk_read(ns->blk, off, disk, len) ? NVME_INTERNAL_ERROR
-             : memcmp(buf, disk, len)             ? NVME_COMPARE_FAILURE | NVME_DNR
+             : memcmp(buf, disk, len)             ? NVME_COMPARE_FAILURE
                                                   : NVME_SUCCESS;
         free(disk);
         return st;
@@ -375,7 +358,6 @@ static uint16_t io_rw(struct nvme_ctrl *n, struct nvme_ns *ns,
                       const struct nvme_cmd *c)
 {
     uint64_t nlb = (c->cdw12 & 0xffff) + 1u, len = nlb << ns->lbads;
-    bool to_host = c->opc == NVME_CMD_READ;
     uint8_t *buf;
     uint16_t st;
 
@@ -383,7 +365,7 @@ static uint16_t io_rw(struct nvme_ctrl *n, struct nvme_ns *ns,
         return NVME_INVALID_FIELD | NVME_DNR;
     st = check_bounds(ns, cmd_slba(c), nlb);
     if (!st)
-        st = nvme_map_dptr(n, c, len, to_host);
+        st = nvme_map_dptr(n, c, len);
     if (st)
         return st;
     buf = malloc(len);
@@ -393,6 +375,24 @@ static uint16_t io_rw(struct nvme_ctrl *n, struct nvme_ns *ns,
     free(buf);
     if (!st && c->opc != NVME_CMD_COMPARE)
         count_io(n, c->opc == NVME_CMD_WRITE, len);
+    return st;
+}
+
+/* Verify (6.14): no data transfer; the blocks are read (a RAM disk cannot
+ * fail) and, without protection information, nothing is checked. QEMU's
+ * limit is its Verify Size Limit (VSL 7: 2^7 memory pages); counted as a
+ * read as QEMU's block accounting does. */
+static uint16_t io_verify(struct nvme_ctrl *n, struct nvme_ns *ns,
+                          const struct nvme_cmd *c)
+{
+    uint64_t nlb = (c->cdw12 & 0xffff) + 1u, len = nlb << ns->lbads;
+    uint16_t st;
+
+    if (len > (uint64_t)n->page_size << NVME_VSL)
+        return NVME_INVALID_FIELD | NVME_DNR;
+    st = check_bounds(ns, cmd_slba(c), nlb);
+    if (!st)
+        count_io(n, false, len);
     return st;
 }
 
@@ -452,6 +452,7 @@ static bool io_opcode_supported(uint8_t opc)
     case NVME_CMD_COMPARE:
     case NVME_CMD_WRITE_ZEROES:
     case NVME_CMD_DSM:
+    case NVME_CMD_VERIFY:
         return true;
     default:
         return false;
@@ -487,6 +488,8 @@ uint16_t nvme_io_cmd(struct nvme_ctrl *n, struct nvme_req *req)
         return io_rw(n, ns, c);
     case NVME_CMD_WRITE_ZEROES:
         return io_write_zeroes(ns, c);
+    case NVME_CMD_VERIFY:
+        return io_verify(n, ns, c);
     default: /* NVME_CMD_DSM */
         return io_dsm(n, ns, c);
     }

@@ -148,6 +148,7 @@ enum nvme_io_opc {
     NVME_CMD_COMPARE = 0x05,
     NVME_CMD_WRITE_ZEROES = 0x08,
     NVME_CMD_DSM = 0x09,
+    NVME_CMD_VERIFY = 0x0c,
 };
 
 /* ---- status (4.6.1.2): SCT << 8 | SC, plus More and Do Not Retry ------- */
@@ -195,11 +196,11 @@ enum nvme_cns {
     NVME_CNS_CS_NS = 0x05,
     NVME_CNS_CS_CTRL = 0x06,
     NVME_CNS_CS_NS_ACTIVE_LIST = 0x07,
-    NVME_CNS_NS_IND = 0x08,
     NVME_CNS_NS_PRESENT_LIST = 0x10,
     NVME_CNS_NS_PRESENT = 0x11,
 };
 #define NVME_CSI_NVM 0x00
+#define NVME_IDENTIFY_CSI(c) ((uint8_t)((c)->cdw11 >> 24)) /* CDW11[31:24] */
 
 /* Identify Controller offsets (figure 247) */
 enum nvme_id_ctrl {
@@ -233,6 +234,7 @@ enum nvme_id_ns {
 #define NVME_ONCS_WRITE_ZEROES (1u << 3)
 #define NVME_ONCS_FEATURES (1u << 4)
 #define NVME_ONCS_TIMESTAMP (1u << 6)
+#define NVME_ONCS_VERIFY (1u << 7)
 #define NVME_SGLS_SUPPORTED 0x1u
 #define NVME_SGLS_BIT_BUCKET (1u << 16)
 #define NVME_OAES_NS_ATTR (1u << 8)

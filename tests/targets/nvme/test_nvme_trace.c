@@ -264,7 +264,7 @@ static void parse_identify(struct cmd *c, const char *s)
     if (sscanf(s, "identify cid %u cns 0x%x ctrlid %u csi 0x%x", &cid, &cns,
                &cntid, &csi) == 4) {
         sqe_cdw(c, 10, cns | cntid << 16);
-        sqe_cdw(c, 14, csi << 24);
+        sqe_cdw(c, 11, csi << 24); /* CSI: CDW11[31:24] */
     } else if (sscanf(s, "identify_ns nsid %u", &nsid) == 1 ||
                sscanf(s, "identify_nslist nsid %u", &nsid) == 1 ||
                sscanf(s, "identify_ns_descr_list nsid %u", &nsid) == 1 ||
