@@ -37,8 +37,8 @@ int hv_net_tx(struct hv_net *n, const uint8_t *frame, size_t len);
 #define HV_NETSINK_KEEP 8u /* most recent frames kept */
 
 struct hv_netsink_frame {
-    uint8_t *data; /* heap, exactly len bytes */
-    size_t len;
+    uint8_t *data; /* heap, cap bytes (reused), len of them the frame */
+    size_t len, cap;
 };
 
 struct hv_netsink {
