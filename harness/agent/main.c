@@ -225,15 +225,41 @@ static void a_mem_read(void *ctx, uint64_t gpa, void *buf, uint32_t len)
     memcpy(buf, (const void *)(uintptr_t)gpa, len);
 }
 
+/* ICH9 (q35) ACPI PM timer: 3.579545 MHz, 24 bits, at PMBASE 0x600 + 8
+ * (where SeaBIOS puts PMBASE). */
+#define PM_TIMER_PORT 0x608
+#define PM_TIMER_HZ 3579545ull
+#define PM_TIMER_MASK 0xffffffu
+#define QEMU_WAIT_MAX_NS 2000000000u
+
+/* QEMU's clock runs by itself: let `ns` of it pass (capped), so timers a
+ * program waits for (e1000 autonegotiation) fire as on hvfuzz-vmm's
+ * virtual clock. */
+static void qemu_wait_ns(uint32_t ns)
+{
+    uint64_t ticks = (uint64_t)(ns < QEMU_WAIT_MAX_NS ? ns : QEMU_WAIT_MAX_NS) *
+                     PM_TIMER_HZ / 1000000000ull;
+    uint32_t last = inl(PM_TIMER_PORT) & PM_TIMER_MASK;
+    uint64_t waited = 0;
+
+    while (waited < ticks) {
+        uint32_t now = inl(PM_TIMER_PORT) & PM_TIMER_MASK;
+        waited += (now - last) & PM_TIMER_MASK;
+        last = now;
+    }
+}
+
 static void a_clock_advance(void *ctx, uint32_t ns)
 {
     struct agent *a = ctx;
 
     if (a->trace_serial)
         ag_printf("clock_advance %u\n", ns);
-    if (a->vmm) { /* QEMU's clock runs by itself */
+    if (a->vmm) {
         a->mb->arg = ns;
         hypercall(HV_HC_CLOCK_ADVANCE);
+    } else {
+        qemu_wait_ns(ns);
     }
 }
 

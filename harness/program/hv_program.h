@@ -158,7 +158,10 @@
  *              Bit Bucket (type 1) of xfer/2 bytes]
  *   7 NULL     data pointer 0 (the buffer is still written)
  * Then, unless NOKICK, the SQ tail doorbell, and unless NOREAP the
- * completions reaped as Linux's nvme_process_cq: mem_read of the 16-byte CQ
+ * completions reaped as Linux's nvme_process_cq (first, with a host
+ * settle callback, for a device that completes later: up to 4096 settle
+ * calls until the new command's CID is among the new CQ entries): mem_read
+ * of the 16-byte CQ
  * entry at the head while its phase bit equals the shadow's phase (at most
  * size entries), head + 1 and the phase flipped at the wrap; the CQ head
  * doorbell written once if any were reaped. Doorbells: 4-byte writes at

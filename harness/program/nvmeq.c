@@ -212,21 +212,37 @@ static void reap(const struct nctx *n, unsigned qid, struct cqe *last)
         ring(n, qid, 1, q->cq_head);
 }
 
-/* Under stock QEMU a command completes after the doorbell write returns:
- * wait (boundedly) for the entry at the CQ head, as a driver waits for its
- * interrupt. hvfuzz's hosts complete inside the write (no settle op). */
-static void await_completion(const struct nctx *n, unsigned qid)
+/* Whether the completion of `cid` is among the new entries of CQ qid (from
+ * the head, while their phase bit says new; at most the queue size). */
+static bool cqe_posted(const struct nctx *n, unsigned qid, uint16_t cid)
 {
     const struct hv_nvme_queue *q = &n->sh->nvme.q[qid];
-    uint64_t at = cq_base(n, qid) + (uint64_t)q->cq_head * CQE_SIZE;
+    for (unsigned k = 0; k < q->size; k++) {
+        unsigned slot = (q->cq_head + k) % q->size;
+        unsigned phase = q->phase ^ (q->cq_head + k >= q->size ? 1u : 0u);
+        uint8_t e[CQE_SIZE];
+        n->ops->mem_read(n->ctx, cq_base(n, qid) + (uint64_t)slot * CQE_SIZE, e,
+                         CQE_SIZE);
+        if ((hv_prog_ld_le(e + 14, 2) & 1u) != phase)
+            return false;
+        if (hv_prog_ld_le(e + 12, 2) == cid)
+            return true;
+    }
+    return false;
+}
+
+/* Under stock QEMU a command completes after the doorbell write returns:
+ * wait (boundedly) until the command just submitted has its completion,
+ * as a driver waits for its interrupt (older completions already in the
+ * queue do not end the wait). hvfuzz's hosts complete inside the write
+ * (no settle op). */
+static void await_completion(const struct nctx *n, unsigned qid, uint16_t cid)
+{
     if (!n->ops->settle)
         return;
-    for (unsigned i = 0; i < SETTLE_MAX; i++) {
-        uint8_t e[CQE_SIZE];
-        n->ops->mem_read(n->ctx, at, e, CQE_SIZE);
-        if ((hv_prog_ld_le(e + 14, 2) & 1u) == q->phase || !n->ops->settle(n->ctx))
+    for (unsigned i = 0; i < SETTLE_MAX; i++)
+        if (cqe_posted(n, qid, cid) || !n->ops->settle(n->ctx))
             return;
-    }
 }
 
 /* Write the entry at the SQ tail (its CID set here), ring, reap. */
@@ -234,7 +250,8 @@ static void sq_push(const struct nctx *n, unsigned qid, uint8_t *sqe,
                     uint8_t flags, struct cqe *last)
 {
     struct hv_nvme_queue *q = &n->sh->nvme.q[qid];
-    hv_prog_st_le(sqe + 2, 2, n->sh->nvme.cid++);
+    uint16_t cid = n->sh->nvme.cid++;
+    hv_prog_st_le(sqe + 2, 2, cid);
     if (q->sq_tail >= q->size)
         q->sq_tail = 0;
     n->ops->mem_write(n->ctx, sq_base(n, qid) + (uint64_t)q->sq_tail * SQE_SIZE,
@@ -244,7 +261,7 @@ static void sq_push(const struct nctx *n, unsigned qid, uint8_t *sqe,
         ring(n, qid, 0, q->sq_tail);
     if (!(flags & HV_NVME_F_NOREAP)) {
         if (!(flags & HV_NVME_F_NOKICK))
-            await_completion(n, qid);
+            await_completion(n, qid, cid);
         reap(n, qid, last);
     }
 }

@@ -34,7 +34,6 @@ from pathlib import Path
 from . import build, findings, qemu, repro
 from .common import UserError, bin_path, display_path, replay_preset, sanitizer_env, write_atomic
 
-DISK_SIZE = 16 << 20
 MMIO_SUFFIX = {1: "b", 2: "w", 4: "l", 8: "q"}
 PIO_SUFFIX = {1: "b", 2: "w", 4: "l"}
 
@@ -80,7 +79,7 @@ def qemu_command(target: str, disk: Path | str) -> list[str]:
     driving the virtio-blk device itself."""
     return [qemu.QEMU, "-M", "q35", "-qtest", "stdio", "-qtest-log", "/dev/null", "-S",
             "-display", "none", "-nodefaults", "-no-reboot", "-m", "512",
-            *[a.format(disk=disk) for a in qemu.DEVICES[target]]]
+            *qemu.device_args(target, Path(disk))]
 
 
 def check_target(target: str) -> None:
@@ -185,7 +184,8 @@ def make_script(target: str, binfile: Path, disk: str, source: str) -> Script:
     cmd = " ".join(qemu_command(target, disk))
     s.header = [f"hvfuzz export --qtest: {source} (target {target})",
                 f"QEMU: {cmd} < THIS_FILE",
-                f"scratch disk: truncate -s 16M {disk}",
+                "scratch disks: " + "; ".join(f"truncate -s {size >> 20}M {p}"
+                                              for p, size in qemu.disk_sizes(target, Path(disk))),
                 "QEMU answers each command with OK (reads: OK VALUE) and these",
                 "comment lines with \"FAIL Unknown command '#'\" (harmless).",
                 "The first commands program the BARs and the command register",
@@ -241,8 +241,7 @@ def run(file: str, target: str | None, out: Path | None, run_it: bool) -> int:
         script = make_script(target, binfile, str(disk), display_path(path))
         if out:
             write_atomic(out, script.text())
-            with open(disk, "wb") as f:
-                f.truncate(DISK_SIZE)
+            qemu.make_disks(target, disk)
         elif not run_it:
             sys.stdout.write(script.text())
         cmd = " ".join(qemu_command(target, disk))
@@ -255,8 +254,7 @@ def run(file: str, target: str | None, out: Path | None, run_it: bool) -> int:
         if not run_it:
             return 0
         if not out:
-            with open(disk, "wb") as f:
-                f.truncate(DISK_SIZE)
+            qemu.make_disks(target, disk)
         if shutil.which(qemu.QEMU) is None:
             raise UserError(f"{qemu.QEMU} not found (scripts/bootstrap installs qemu-system-x86)")
         rc, responses, err = run_qemu(script, disk)

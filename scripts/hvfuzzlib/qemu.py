@@ -20,14 +20,20 @@ from .common import UserError, bin_path
 QEMU = "qemu-system-x86_64"
 
 # The QEMU device of each target, at the PCI address its layout names
-# (harness/program/layouts.c). DISK is a fresh 16 MiB raw image.
+# (harness/program/layouts.c). {disk} is a fresh 16 MiB raw image, {disk2}
+# a 1 MiB one (make_disks).
 DEVICES = {
     "virtio-blk": ["-device", "virtio-blk-pci,drive=d0,addr=01.0",
                    "-drive", "file={disk},if=none,id=d0,format=raw"],
 }
 DEVICES["virtio-blk-init"] = DEVICES["virtio-blk"]
-DEVICES["nvme"] = ["-device", "nvme,drive=n0,serial=deadbeef,addr=01.0",
-                   "-drive", "file={disk},if=none,id=n0,format=raw"]
+# NVMe: namespace 1 on the controller's drive (512-byte blocks, 16 MiB) and
+# namespace 2 of 4 KiB blocks on a 1 MiB DISK2, as the model has them.
+DEVICES["nvme"] = ["-device", "nvme,id=nv0,drive=n0,serial=deadbeef,addr=01.0",
+                   "-drive", "file={disk},if=none,id=n0,format=raw",
+                   "-device", "nvme-ns,bus=nv0,drive=n1,nsid=2,logical_block_size=4096,"
+                   "physical_block_size=4096",
+                   "-drive", "file={disk2},if=none,id=n1,format=raw"]
 # No netdev: frames the guest sends go nowhere and nothing arrives unasked
 # (rx_inject cannot reach QEMU's NIC: the agent only prints it).
 DEVICES["e1000"] = ["-device", "e1000,addr=01.0,mac=52:54:00:12:34:56"]
@@ -50,10 +56,37 @@ def agent_path(preset: str) -> Path:
     return bin_path(preset, "x").parent.parent / "agent" / "hvfuzz-agent.elf"
 
 
+DISK_SIZE, DISK2_SIZE = 16 << 20, 1 << 20
+
+
+def disk2_of(disk: Path) -> Path:
+    return Path(disk).with_name(Path(disk).name + ".ns2")
+
+
+def device_args(target: str, disk: Path) -> list[str]:
+    """The target's QEMU device options, with its scratch disk(s)."""
+    return [a.format(disk=disk, disk2=disk2_of(disk)) for a in DEVICES[target]]
+
+
+def disk_sizes(target: str, disk: Path) -> list[tuple[Path, int]]:
+    """The scratch images the target's devices use, with their sizes."""
+    sizes = [(Path(disk), DISK_SIZE)]
+    if any("{disk2}" in a for a in DEVICES[target]):
+        sizes.append((disk2_of(disk), DISK2_SIZE))
+    return sizes
+
+
+def make_disks(target: str, disk: Path) -> None:
+    """Fresh (all-zero, sparse) scratch images, as the models' RAM disks."""
+    for path, size in disk_sizes(target, disk):
+        with open(path, "wb") as f:
+            f.truncate(size)
+
+
 def command(target: str, agent: Path, program: Path, disk: Path, accel: str) -> list[str]:
     return [QEMU, "-M", "q35", "-accel", accel, "-m", "512", "-display", "none",
             "-no-reboot", "-nodefaults", "-serial", "stdio", "-kernel", str(agent),
-            *[a.format(disk=disk) for a in DEVICES[target]],
+            *device_args(target, disk),
             "-device", "isa-debug-exit,iobase=0x501",
             "-fw_cfg", f"name=opt/hvfuzz/target,string={target}",
             "-fw_cfg", f"name=opt/hvfuzz/input,file={program}"]
@@ -68,16 +101,17 @@ def describe(rc: int) -> str:
 
 
 def run(target: str, program: Path, preset: str, accel: str, timeout: float,
-        tmp: Path) -> tuple[int, str, str]:
-    """Boot the agent once; returns (QEMU's status, serial log, QEMU's stderr)."""
-    agent = agent_path(preset)
+        tmp: Path, agent: Path | None = None, quiet: bool = False) -> tuple[int, str, str]:
+    """Boot the agent (default: the preset's) once; returns (QEMU's status,
+    serial log, QEMU's stderr)."""
+    agent = agent or agent_path(preset)
     if not agent.is_file():
         raise UserError(f"no guest agent at {agent} (build the {preset} preset)")
     disk = tmp / "qemu-disk.img"
-    with open(disk, "wb") as f:
-        f.truncate(16 << 20)
+    make_disks(target, disk)
     cmd = command(target, agent, program, disk, accel)
-    print(f"--- qemu: {' '.join(cmd)}")
+    if not quiet:
+        print(f"--- qemu: {' '.join(cmd)}")
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, errors="replace", timeout=timeout)
