@@ -202,6 +202,35 @@ class CrashMinimizer:
                 lo = mid
         return data[:hi]
 
+    def drop_ops(self, data: bytes, deadline: float) -> bytes:
+        """Op-aware pass the engines cannot do: delete whole ops (lines of
+        the text form, `.bytes` runs included), one at a time, keeping each
+        deletion that still gives the same hash. Engines cut bytes, and a
+        cut inside an op turns the rest into other ops."""
+        from .repro import assemble
+        src = self.tmp / "ops-in.bin"
+        src.write_bytes(data)
+        text = findings.disasm(self.target, src)
+        if not text or text.startswith("# hvfuzz-disasm failed"):
+            return data
+        lines = [line.split("  #")[0].rstrip() for line in text.splitlines()]
+        lines = [line for line in lines if line and not line.startswith("#")]
+        best, i = data, 1  # lines[0] is ".target NAME"
+        while i < len(lines) and time.monotonic() < deadline:
+            trial = lines[:i] + lines[i + 1:]
+            hvf = self.tmp / "ops-try.hvf"
+            hvf.write_text("\n".join(trial) + "\n")
+            try:
+                cand = assemble(self.target, hvf, self.tmp).read_bytes()
+            except UserError:
+                i += 1
+                continue
+            if len(cand) < len(best) and self.same_bug(cand):
+                best, lines = cand, trial
+            else:
+                i += 1
+        return best
+
     def engine_round(self, data: bytes, binary: Path, deadline: float) -> bytes | None:
         """One run of the engine's crash minimizer; its output, or None."""
         src = self.tmp / "round-in.bin"
@@ -252,7 +281,10 @@ class CrashMinimizer:
                 info(f"{self.engine} round {rounds}: {len(cand)} bytes rejected ({got})")
                 self.drifted.append(got)
                 fruitless += 1
-        return best
+        smaller = self.drop_ops(best, deadline)
+        if len(smaller) < len(best):
+            info(f"op deletion: {len(best)} -> {len(smaller)} bytes, same hash")
+        return smaller
 
 
 def default_output(path: Path) -> Path:
