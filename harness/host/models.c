@@ -7,6 +7,7 @@
 #include "targets/e1000/e1000.h"
 #include "targets/nvme/nvme.h"
 #include "targets/selftest/canary.h"
+#include "targets/tpm/tpm_crb.h"
 #include "targets/virtio/virtio_blk.h"
 
 static hv_dev *e1000_create_nic(hv_machine *m, struct hv_net *backend)
@@ -21,6 +22,7 @@ static const struct hv_model models[] = {
     {"nvme", nvme_create, NULL},
     {"e1000", e1000_create, e1000_create_nic},
     {"selftest-canary", canary_create, NULL},
+    {"tpm-crb", tpm_crb_create, NULL},
 };
 
 /* Host configuration (not device state): where NICs write their frames. */

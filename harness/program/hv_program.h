@@ -32,7 +32,9 @@
  *                      special:u16 ipcss:u8 ipcso:u8     TDT write
  *                      tucss:u8 tucso:u8 dlen:u16 data[dlen]
  *  0x32 e1000_rx_post  n:u8                              refill RX ring, RDT
- *  0x22-0x2f nvme, 0x33-0x3f e1000, 0x40-0x4f tpm: reserved for those issues.
+ *  0x40 tpm_cmd        flags:u8 len:u16 data[len]        one TPM command via
+ *                                                        the CRB, response read
+ *  0x22-0x2f nvme, 0x33-0x3f e1000, 0x41-0x4f tpm: reserved for those issues.
  *
  * Operand reduction happens at execution, never at decode, so the text form
  * can show raw values (exact round trip):
@@ -71,6 +73,9 @@
  *    data descriptors;
  *  - e1000_rx_post: skipped before an e1000_setup; n % nrx descriptors
  *    (0 -> nrx - 1);
+ *  - tpm_cmd: flags bit0 NOLOC, bit1 NOREADY, bit2 NOPOLL, bit3 RAWSIZE,
+ *    bit4 KEEP, bit5 WIDE, bit6 CANCEL, bit7 ignored (see below); the
+ *    command is the first min(len, HV_TPM_BUF_SIZE) bytes of data;
  *  - written values are masked to the access size;
  *  - an access size larger than its region is halved until it fits; an op
  *    naming an empty table (no regions, devices) or a non-PCI device's
@@ -237,6 +242,38 @@
  * the host's mmio and mem callbacks, and an "e1000" bar-0 region of at
  * least 0x5800 bytes; else they are skipped.
  *
+ * tpm_cmd (harness/program/tpmq.c), on the first mmio region whose device's
+ * model is "tpm-crb" and whose bar (fixed-region index) is 0, as Linux
+ * 6.1's tpm_crb driver sends one command (tpm_chip_start, crb_send,
+ * crb_status polling, crb_recv, tpm_chip_stop); every access 4 bytes
+ * unless said otherwise, offsets in the CRB region:
+ *   - unless NOLOC or the shadow says the locality is held: LOC_CTRL (0x08)
+ *     = 1 (requestAccess), LOC_STATE (0x00) polled for 0x82 (regValid |
+ *     locAssigned); the shadow then holds the locality;
+ *   - unless NOREADY: CTRL_REQ (0x40) = 1 (cmdReady), CTRL_REQ polled for
+ *     bit 0 clear;
+ *   - CTRL_CANCEL (0x48) = 0;
+ *   - the command written to the data buffer (0x80 on) in 4-byte (WIDE: 8)
+ *     mmio writes, the last one padded with zero bytes; unless RAWSIZE and
+ *     when it is at least 6 bytes long, its header size field (bytes 2-5,
+ *     big-endian) says the written length; CTRL_CMD_SIZE/ADDR and
+ *     CTRL_RSP_SIZE/ADDR are left as the device has them (Linux only
+ *     reads them, at probe);
+ *   - CTRL_START (0x4c) = 1; with CANCEL, CTRL_CANCEL = 1 right after;
+ *   - unless NOPOLL: CTRL_START polled for bit 0 clear, then CTRL_STS
+ *     (0x44) read, the response's first 8 bytes read (one 8-byte read at
+ *     0x80), and, when the size field in them is 10..HV_TPM_BUF_SIZE, the
+ *     rest up to that size in 4-byte (WIDE: 8) reads from 0x88 on;
+ *   - unless KEEP: CTRL_REQ = 2 (goIdle), CTRL_REQ polled for bit 1
+ *     clear; and if the shadow holds the locality, LOC_CTRL = 2
+ *     (relinquish), LOC_STATE polled for bit 1 clear, the shadow no longer
+ *     holding it.
+ * "Polled" is one read with hvfuzz's hosts; with a host settle callback,
+ * up to HV_TPM_POLL_MAX more reads while the value differs, each after a
+ * settle call that returned true. The op needs the host's mmio callbacks
+ * and a "tpm-crb" region of at least HV_TPM_CRB_MIN_REGION bytes; else it
+ * is skipped. It uses no DMA.
+ *
  * DMA window layout used by the structure-aware ops (offsets in the window):
  *   virtio queue q (0..3): desc table  q*0x4000 + 0x0000 (256 * 16 bytes)
  *                   avail ring  q*0x4000 + 0x1000
@@ -281,6 +318,7 @@ enum hv_opcode {
     HV_OP_E1000_SETUP = 0x30,
     HV_OP_E1000_TX = 0x31,
     HV_OP_E1000_RX_POST = 0x32,
+    HV_OP_TPM_CMD = 0x40,
 };
 
 #define HV_VIRTQ_MAX 4
@@ -369,6 +407,18 @@ enum hv_e1000_tx_mode {
 #define HV_E1000_TX_F_VLE 0x20u
 #define HV_E1000_TX_F_NOKICK 0x40u
 #define HV_E1000_TX_F_REAP 0x80u
+
+#define HV_TPM_BUF_SIZE 3968u       /* CRB data buffer: 0x80..0x1000 */
+#define HV_TPM_CRB_MIN_REGION 0x1000u
+#define HV_TPM_POLL_MAX 4096u
+
+#define HV_TPM_F_NOLOC 0x01u
+#define HV_TPM_F_NOREADY 0x02u
+#define HV_TPM_F_NOPOLL 0x04u
+#define HV_TPM_F_RAWSIZE 0x08u
+#define HV_TPM_F_KEEP 0x10u
+#define HV_TPM_F_WIDE 0x20u
+#define HV_TPM_F_CANCEL 0x40u
 
 /* ---- machine layout: one table per target ------------------------------ */
 
@@ -476,6 +526,10 @@ struct hv_e1000_shadow {
     uint16_t rx_tail;   /* RDT as last written */
 };
 
+struct hv_tpm_shadow {
+    uint8_t locality; /* the driver holds locality 0 (tpm_cmd KEEP) */
+};
+
 struct hv_shadow {
     struct hv_virtq_shadow vq[HV_VIRTQ_MAX];
     uint8_t nvq;
@@ -483,6 +537,7 @@ struct hv_shadow {
     uint32_t data_next; /* next free byte in the data area (window offset) */
     struct hv_nvme_shadow nvme;
     struct hv_e1000_shadow e1000;
+    struct hv_tpm_shadow tpm;
 };
 
 void hv_shadow_reset(struct hv_shadow *sh);
@@ -506,6 +561,7 @@ void hv_shadow_reset(struct hv_shadow *sh);
  *                     val(=special) dw[0..3](=ipcss ipcso tucss tucso)
  *                     data/len(=dlen)
  *   e1000_rx_post     region(=n)
+ *   tpm_cmd           flags data/len
  * `data` points into the decoded buffer (not copied). */
 struct hv_op {
     uint8_t code;  /* opcode byte */

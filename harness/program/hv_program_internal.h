@@ -1,5 +1,5 @@
 /* Internal to harness/program: the structure-aware expansions (virtq.c, nvmeq.c,
- * e1000q.c). */
+ * e1000q.c, tpmq.c). */
 #ifndef HV_PROGRAM_INTERNAL_H
 #define HV_PROGRAM_INTERNAL_H
 
@@ -30,6 +30,10 @@ bool hv_e1000_rx_post(const struct hv_layout *l, const struct hv_op *op,
                       const struct hv_exec_ops *ops, void *ctx,
                       struct hv_shadow *sh);
 void hv_e1000_shadow_reset(struct hv_e1000_shadow *s);
+
+bool hv_tpm_cmd(const struct hv_layout *l, const struct hv_op *op,
+                const struct hv_exec_ops *ops, void *ctx, struct hv_shadow *sh);
+void hv_tpm_shadow_reset(struct hv_tpm_shadow *s);
 
 /* Little-endian packing and a freestanding strcmp() == 0, inline: the
  * decoder uses them for every op. */

@@ -152,6 +152,28 @@ static const struct hv_layout canary_layout = {
     .virtio_region = -1,
 };
 
+/* ---- tpm-crb: QEMU 7.2's `-device tpm-crb` (swtpm backend): not a PCI
+ * device; its CRB is a fixed MMIO region of 4 KiB at 0xFED40000 (TCG PTP
+ * spec; registers 0x00-0x7f, data buffer 0x80-0xfff), fixed region 0 of
+ * the model. It does no DMA, but every host expects the window. */
+
+static const struct hv_layout_device tpm_crb_devs[] = {
+    {.model = "tpm-crb", .name = "tpm", .bdf = HV_NO_BDF},
+};
+static const struct hv_layout_region tpm_crb_mmio[] = {
+    {.name = "crb", .dev = 0, .bar = 0, .base = 0xfed40000ull, .size = 0x1000},
+};
+static const struct hv_layout tpm_crb_layout = {
+    .target = "tpm-crb",
+    .devs = tpm_crb_devs,
+    .ndevs = 1,
+    .mmio = tpm_crb_mmio,
+    .nmmio = 1,
+    .dma_base = DMA_BASE,
+    .dma_size = DMA_SIZE,
+    .virtio_region = -1,
+};
+
 /* ---- all targets -------------------------------------------------------- */
 
 const struct hv_layout *const hv_layouts[] = {
@@ -162,6 +184,7 @@ const struct hv_layout *const hv_layouts[] = {
     &e1000_layout,
     &e1000_init_layout,
     &canary_layout,
+    &tpm_crb_layout,
     NULL,
 };
 

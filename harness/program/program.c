@@ -30,6 +30,7 @@ const char *hv_op_name(uint8_t code)
     case HV_OP_E1000_SETUP: return "e1000_setup";
     case HV_OP_E1000_TX: return "e1000_tx";
     case HV_OP_E1000_RX_POST: return "e1000_rx_post";
+    case HV_OP_TPM_CMD: return "tpm_cmd";
     default: return NULL;
     }
 }
@@ -210,6 +211,15 @@ size_t hv_op_decode(const uint8_t *p, size_t n, struct hv_op *op)
             return 0;
         op->region = q[0];
         return 2;
+    case HV_OP_TPM_CMD: /* flags:u8 len:u16 data[len] */
+        if (rest < 3)
+            return 0;
+        op->flags = q[0];
+        op->len = (uint32_t)hv_prog_ld_le(q + 1, 2);
+        if (rest - 3 < op->len)
+            return 0;
+        op->data = q + 3;
+        return 4 + (size_t)op->len;
     default:
         op->known = false;
         return 1;
@@ -351,6 +361,13 @@ size_t hv_op_encode(const struct hv_op *op, uint8_t *buf, size_t cap)
     case HV_OP_E1000_RX_POST:
         hdr[n++] = op->region;
         break;
+    case HV_OP_TPM_CMD:
+        hdr[n++] = op->flags;
+        hv_prog_st_le(hdr + n, 2, op->len);
+        n += 2;
+        dlen = op->len & 0xffffu;
+        data = op->data;
+        break;
     default:
         return 0;
     }
@@ -384,6 +401,7 @@ void hv_shadow_reset(struct hv_shadow *sh)
     hv_shadow_reset_queues(sh);
     hv_nvme_shadow_reset(&sh->nvme);
     hv_e1000_shadow_reset(&sh->e1000);
+    hv_tpm_shadow_reset(&sh->tpm);
     sh->data_next = HV_DATA_AREA_OFF;
 }
 
@@ -563,6 +581,8 @@ bool hv_op_exec(const struct hv_layout *l, const struct hv_op *op,
         return hv_e1000_tx(l, op, ops, ctx, sh);
     case HV_OP_E1000_RX_POST:
         return hv_e1000_rx_post(l, op, ops, ctx, sh);
+    case HV_OP_TPM_CMD:
+        return hv_tpm_cmd(l, op, ops, ctx, sh);
     default:
         return false;
     }
@@ -597,6 +617,7 @@ static bool opcode_assigned(uint8_t code)
     case HV_OP_E1000_SETUP:
     case HV_OP_E1000_TX:
     case HV_OP_E1000_RX_POST:
+    case HV_OP_TPM_CMD:
         return true;
     default:
         return false;

@@ -48,6 +48,9 @@
  *                 e1000_tx mode=tso auto ixsm txsm mss=536 data=...
  *                 (segs=N encodes raw N-1: 1 + raw % 8 data descriptors)
  *   e1000_rx_post n=U8                       e1000_rx_post n=0
+ *   tpm_cmd       [noloc] [noready] [nopoll] [rawsize] [keep] [wide]
+ *                 [cancel] | [flags=U8] [DATA]
+ *                 tpm_cmd hex:80010000000c0000017b0010
  *   .bytes HEX    raw bytes, emitted verbatim   .bytes ff
  *   .target NAME  asserts the target the text is written for
  *
@@ -101,6 +104,16 @@
  * hvfuzz-disasm prints them as e1000_tx / rx_inject with "# 60 bytes, ipv4/udp"
  * comments, and names e1000 registers ("# rdt", "# mta[3]", "# stats+0x74")
  * on an "e1000" BAR 0 and ioaddr/iodata on its BAR 1.
+ *
+ * TPM directives (asm only; they assemble to tpm_cmd with a well-formed
+ * command, header size included, and take every tpm_cmd flag keyword):
+ *   tpm_startup clear|state          tpm_shutdown clear|state
+ *   tpm_selftest [full]              tpm_getrandom N
+ *   tpm_getcap CAP PROPERTY COUNT    tpm_pcr_read sha1|sha256 PCR,PCR,..
+ *   tpm_pcr_extend PCR sha1:HEX|sha256:HEX ..  (password session, empty auth)
+ * hvfuzz-disasm prints them as tpm_cmd with "# GetRandom (0x17b) size=12"
+ * style comments, and names CRB registers ("# ctrl_start", "# data+0x4")
+ * on a "tpm-crb" region.
  */
 #include "harness/program/hv_text.h"
 
@@ -335,6 +348,28 @@ static void nvme_reg_name(char *what, size_t n, uint64_t off)
 }
 
 /* e1000 BAR 0 (8254x SDM 13.4): registers, the statistics block, tables */
+static void tpm_crb_reg_name(char *what, size_t n, uint64_t off)
+{
+    static const struct {
+        unsigned off;
+        const char *name;
+    } regs[] = {
+        {0x00, "loc_state"},     {0x08, "loc_ctrl"},      {0x0c, "loc_sts"},
+        {0x30, "intf_id"},       {0x34, "intf_id+4"},     {0x38, "ctrl_ext"},
+        {0x40, "ctrl_req"},      {0x44, "ctrl_sts"},      {0x48, "ctrl_cancel"},
+        {0x4c, "ctrl_start"},    {0x50, "int_enable"},    {0x54, "int_sts"},
+        {0x58, "ctrl_cmd_size"}, {0x5c, "ctrl_cmd_laddr"}, {0x60, "ctrl_cmd_haddr"},
+        {0x64, "ctrl_rsp_size"}, {0x68, "ctrl_rsp_addr"}, {0x6c, "ctrl_rsp_addr+4"},
+    };
+    if (off >= 0x80) {
+        snprintf(what, n, "data+0x%x", (unsigned)(off - 0x80));
+        return;
+    }
+    for (size_t i = 0; i < sizeof regs / sizeof regs[0]; i++)
+        if (regs[i].off == off)
+            snprintf(what, n, "%s", regs[i].name);
+}
+
 static void e1000_reg_name(char *what, size_t n, uint64_t off)
 {
     static const struct {
@@ -437,6 +472,8 @@ static void annotate(struct bbuf *b, const struct hv_layout *l,
             nvme_reg_name(what, sizeof what, off);
         if (!what[0] && model && !strcmp(model, "e1000") && r->bar == 0)
             e1000_reg_name(what, sizeof what, off);
+        if (!what[0] && model && !strcmp(model, "tpm-crb") && r->bar == 0)
+            tpm_crb_reg_name(what, sizeof what, off);
         if (reduced)
             bb_printf(b, "  # -> %s+0x%llx/%u%s%s", r->name ? r->name : "?",
                       (unsigned long long)off, size, what[0] ? " " : "", what);
@@ -544,6 +581,7 @@ static void fmt_e1000_setup(struct bbuf *b, const struct hv_op *op,
                             bool comments);
 static void fmt_e1000_tx(struct bbuf *b, const struct hv_op *op, bool comments);
 static void describe_frame(struct bbuf *b, const uint8_t *p, size_t n);
+static void fmt_tpm_cmd(struct bbuf *b, const struct hv_op *op, bool comments);
 
 /* The text of a known op, with annotation comments if `comments`. */
 static void fmt_op(struct bbuf *b, const struct hv_layout *l,
@@ -625,6 +663,9 @@ static void fmt_op(struct bbuf *b, const struct hv_layout *l,
         break;
     case HV_OP_E1000_RX_POST:
         bb_printf(b, " n=%u", op->region);
+        break;
+    case HV_OP_TPM_CMD:
+        fmt_tpm_cmd(b, op, comments);
         break;
     }
 }
@@ -828,6 +869,61 @@ static void fmt_e1000_tx(struct bbuf *b, const struct hv_op *op, bool comments)
         bb_printf(b, "  # %u bytes,", op->len);
         describe_frame(b, op->data, op->len);
     }
+}
+
+static const char *const tpm_flag_names[7] = {
+    "noloc", "noready", "nopoll", "rawsize", "keep", "wide", "cancel",
+};
+
+static const char *tpm_cc_name(uint32_t cc)
+{
+    static const struct {
+        uint32_t cc;
+        const char *name;
+    } names[] = {
+        {0x11f, "NV_UndefineSpaceSpecial"}, {0x122, "NV_UndefineSpace"},
+        {0x129, "HierarchyChangeAuth"},     {0x12a, "NV_DefineSpace"},
+        {0x12b, "PCR_Allocate"},            {0x134, "NV_Increment"},
+        {0x137, "NV_Write"},                {0x13c, "PCR_Event"},
+        {0x13d, "PCR_Reset"},               {0x142, "IncrementalSelfTest"},
+        {0x143, "SelfTest"},                {0x144, "Startup"},
+        {0x145, "Shutdown"},                {0x146, "StirRandom"},
+        {0x14e, "NV_Read"},                 {0x165, "FlushContext"},
+        {0x169, "NV_ReadPublic"},           {0x176, "StartAuthSession"},
+        {0x17a, "GetCapability"},           {0x17b, "GetRandom"},
+        {0x17c, "GetTestResult"},           {0x17d, "Hash"},
+        {0x17e, "PCR_Read"},                {0x181, "ReadClock"},
+        {0x182, "PCR_Extend"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].cc == cc)
+            return names[i].name;
+    return NULL;
+}
+
+static void fmt_tpm_cmd(struct bbuf *b, const struct hv_op *op, bool comments)
+{
+    if (op->flags & 0x80u) {
+        bb_printf(b, " flags=0x%02x", op->flags);
+    } else {
+        for (unsigned i = 0; i < 7; i++)
+            if (op->flags & (1u << i))
+                bb_printf(b, " %s", tpm_flag_names[i]);
+    }
+    if (op->len) {
+        bb_printf(b, " ");
+        fmt_data(b, op->data, op->len);
+    }
+    if (!comments || op->len < 10)
+        return;
+    uint32_t cc = (uint32_t)op->data[6] << 24 | (uint32_t)op->data[7] << 16 |
+                  (uint32_t)op->data[8] << 8 | op->data[9];
+    uint32_t size = (uint32_t)op->data[2] << 24 | (uint32_t)op->data[3] << 16 |
+                    (uint32_t)op->data[4] << 8 | op->data[5];
+    const char *name = tpm_cc_name(cc);
+    bb_printf(b, "  # %s (0x%x) size=%u", name ? name : "CC", cc, size);
+    if (size != op->len)
+        bb_printf(b, " (%s %u)", op->flags & HV_TPM_F_RAWSIZE ? "sent as is, len" : "patched to", op->len);
 }
 
 /* Can the op's bytes be reproduced from its text form? */
@@ -2037,6 +2133,188 @@ static void asm_e1000_sugar(struct asm_ctx *a, const struct tok *toks,
         op->flags |= HV_E1000_TX_F_AUTO | HV_E1000_TX_F_TXSM;
 }
 
+/* A tpm_cmd flag keyword (or flags=U8): true if `kv` was one. */
+static bool tpm_flag(struct asm_ctx *a, const struct kv *kv, uint8_t *flags)
+{
+    if (key_is(kv, "flags")) {
+        *flags |= (uint8_t)kv_num(a, kv, 0xff, "flags");
+        return true;
+    }
+    for (unsigned f = 0; f < 7; f++)
+        if (key_is(kv, tpm_flag_names[f])) {
+            need_value(a, kv, false);
+            *flags |= (uint8_t)(1u << f);
+            return true;
+        }
+    return false;
+}
+
+static void asm_tpm_cmd(struct asm_ctx *a, const struct tok *toks, unsigned nt,
+                        struct hv_op *op)
+{
+    bool have_data = false;
+
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (tpm_flag(a, &kv, &op->flags))
+            continue;
+        if (have_data)
+            asm_error(a, toks[i].col, "tpm_cmd takes one DATA operand "
+                      "(join items with '+')");
+        parse_data(a, toks[i].s, toks[i].n, toks[i].col, &a->tmp);
+        have_data = true;
+    }
+    op->len = (uint32_t)a->tmp.n;
+    op->data = a->tmp.p;
+}
+
+/* ---- TPM directives: well-formed commands (TPM 2.0 Part 3) ------------ */
+
+static void tpm_hdr(struct bbuf *c, uint16_t tag, uint32_t cc)
+{
+    uint8_t h[10] = {(uint8_t)(tag >> 8), (uint8_t)tag, 0, 0, 0, 0,
+                     (uint8_t)(cc >> 24), (uint8_t)(cc >> 16), (uint8_t)(cc >> 8),
+                     (uint8_t)cc};
+    bb_put(c, h, sizeof h);
+}
+
+static void tpm_be(struct bbuf *c, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        bb_byte(c, (uint8_t)(v >> (8 * (n - 1 - i))));
+}
+
+static void tpm_fix_size(struct bbuf *c)
+{
+    for (unsigned i = 0; i < 4 && c->n >= 6; i++)
+        c->p[2 + i] = (uint8_t)(c->n >> (8 * (3 - i)));
+}
+
+/* The directive's positional operands (after flag keywords are taken). */
+struct tpm_args {
+    const struct tok *t[16];
+    unsigned n;
+};
+
+static uint16_t tpm_alg(struct asm_ctx *a, const char *s, size_t n, unsigned col)
+{
+    if (n == 4 && !memcmp(s, "sha1", 4))
+        return 0x0004;
+    if (n == 6 && !memcmp(s, "sha256", 6))
+        return 0x000b;
+    if (n == 6 && !memcmp(s, "sha384", 6))
+        return 0x000c;
+    if (n == 6 && !memcmp(s, "sha512", 6))
+        return 0x000d;
+    return (uint16_t)parse_num(a, s, n, col, 0xffff, "hash algorithm (sha1, sha256, sha384, sha512 or a number)");
+}
+
+static void tpm_pcr_select(struct asm_ctx *a, const struct tok *t, struct bbuf *c)
+{
+    uint8_t map[3] = {0, 0, 0};
+    size_t i = 0;
+    while (i < t->n) {
+        size_t end = i;
+        while (end < t->n && t->s[end] != ',')
+            end++;
+        uint64_t pcr = parse_num(a, t->s + i, end - i, t->col + (unsigned)i, 23, "PCR index");
+        map[pcr / 8] |= (uint8_t)(1u << (pcr % 8));
+        i = end + 1;
+    }
+    tpm_be(c, 3, 1);
+    bb_put(c, map, 3);
+}
+
+static void tpm_need(struct asm_ctx *a, const struct tpm_args *p,
+                     const struct tok *m, unsigned n, const char *usage)
+{
+    if (p->n != n)
+        asm_error(a, p->n > n ? p->t[n]->col : m->col,
+                  "%s operands: usage: %s", p->n > n ? "too many" : "missing", usage);
+}
+
+static void tpm_clear_state(struct asm_ctx *a, const struct tok *t, struct bbuf *c)
+{
+    if (!tok_is(t, "clear") && !tok_is(t, "state"))
+        asm_error(a, t->col, "want clear or state");
+    tpm_be(c, tok_is(t, "state") ? 1 : 0, 2);
+}
+
+static void tpm_build(struct asm_ctx *a, const struct tok *m,
+                      const struct tpm_args *p, struct bbuf *c)
+{
+    if (tok_is(m, "tpm_startup") || tok_is(m, "tpm_shutdown")) {
+        tpm_need(a, p, m, 1, "tpm_startup|tpm_shutdown clear|state");
+        tpm_hdr(c, 0x8001, tok_is(m, "tpm_startup") ? 0x144 : 0x145);
+        tpm_clear_state(a, p->t[0], c);
+    } else if (tok_is(m, "tpm_selftest")) {
+        if (p->n > 1 || (p->n == 1 && !tok_is(p->t[0], "full")))
+            asm_error(a, m->col, "usage: tpm_selftest [full]");
+        tpm_hdr(c, 0x8001, 0x143);
+        tpm_be(c, p->n, 1);
+    } else if (tok_is(m, "tpm_getrandom")) {
+        tpm_need(a, p, m, 1, "tpm_getrandom N");
+        tpm_hdr(c, 0x8001, 0x17b);
+        tpm_be(c, tok_num(a, p->t[0], 0xffff, "byte count"), 2);
+    } else if (tok_is(m, "tpm_getcap")) {
+        tpm_need(a, p, m, 3, "tpm_getcap CAP PROPERTY COUNT");
+        tpm_hdr(c, 0x8001, 0x17a);
+        for (unsigned i = 0; i < 3; i++)
+            tpm_be(c, tok_num(a, p->t[i], 0xffffffffu, "value"), 4);
+    } else if (tok_is(m, "tpm_pcr_read")) {
+        tpm_need(a, p, m, 2, "tpm_pcr_read sha1|sha256 PCR,PCR,..");
+        tpm_hdr(c, 0x8001, 0x17e);
+        tpm_be(c, 1, 4);
+        tpm_be(c, tpm_alg(a, p->t[0]->s, p->t[0]->n, p->t[0]->col), 2);
+        tpm_pcr_select(a, p->t[1], c);
+    } else if (tok_is(m, "tpm_pcr_extend")) {
+        if (p->n < 2)
+            asm_error(a, m->col, "usage: tpm_pcr_extend PCR ALG:HEX [ALG:HEX..]");
+        tpm_hdr(c, 0x8002, 0x182);
+        tpm_be(c, tok_num(a, p->t[0], 0xffffffffu, "PCR handle"), 4);
+        /* password session: TPM_RS_PW, empty nonce, continueSession, empty auth */
+        static const uint8_t pw[13] = {0, 0, 0, 9, 0x40, 0, 0, 9, 0, 0, 1, 0, 0};
+        bb_put(c, pw, sizeof pw);
+        tpm_be(c, p->n - 1, 4);
+        for (unsigned i = 1; i < p->n; i++) {
+            const struct tok *t = p->t[i];
+            const char *colon = memchr(t->s, ':', t->n);
+            if (!colon)
+                asm_error(a, t->col, "want ALG:HEX (sha256:00112233..)");
+            size_t an = (size_t)(colon - t->s);
+            tpm_be(c, tpm_alg(a, t->s, an, t->col), 2);
+            parse_hex(a, colon + 1, t->n - an - 1, t->col + (unsigned)an + 1, c);
+        }
+    } else {
+        asm_error(a, m->col, "unknown TPM directive '%.*s' (tpm_cmd, tpm_startup, "
+                  "tpm_shutdown, tpm_selftest, tpm_getrandom, tpm_getcap, "
+                  "tpm_pcr_read, tpm_pcr_extend)", (int)m->n, m->s);
+    }
+    tpm_fix_size(c);
+}
+
+static void asm_tpm_sugar(struct asm_ctx *a, const struct tok *toks,
+                          unsigned nt, struct hv_op *op)
+{
+    struct tpm_args p = {.n = 0};
+
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (tpm_flag(a, &kv, &op->flags))
+            continue;
+        if (p.n == 16)
+            asm_error(a, toks[i].col, "too many operands");
+        p.t[p.n++] = &toks[i];
+    }
+    a->tmp.n = 0;
+    tpm_build(a, &toks[0], &p, &a->tmp);
+    op->code = HV_OP_TPM_CMD;
+    op->len = (uint32_t)a->tmp.n;
+    op->data = a->tmp.p;
+}
+
 static void asm_line(struct asm_ctx *a, const char *line, size_t n)
 {
     struct tok toks[MAX_TOKS];
@@ -2088,7 +2366,14 @@ static void asm_line(struct asm_ctx *a, const char *line, size_t n)
         return;
     }
 
+    if (m->n > 4 && memcmp(m->s, "tpm_", 4) == 0 && !tok_is(m, "tpm_cmd")) {
+        asm_tpm_sugar(a, toks, nt, &op);
+        emit(a, &op, m->col);
+        return;
+    }
+
     static const uint8_t codes[] = {
+        HV_OP_TPM_CMD,
         HV_OP_MMIO_READ,  HV_OP_MMIO_WRITE,    HV_OP_PIO_READ,
         HV_OP_PIO_WRITE,  HV_OP_CFG_READ,      HV_OP_CFG_WRITE,
         HV_OP_DMA_WRITE,  HV_OP_DMA_FILL,      HV_OP_CLOCK_ADVANCE,
@@ -2193,6 +2478,9 @@ static void asm_line(struct asm_ctx *a, const char *line, size_t n)
                 asm_error(a, toks[1].col, "usage: e1000_rx_post n=N");
             op.region = (uint8_t)kv_num(a, &kv, 0xff, "n");
         }
+        break;
+    case HV_OP_TPM_CMD:
+        asm_tpm_cmd(a, toks, nt, &op);
         break;
     }
     emit(a, &op, m->col);

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import build
 from .common import (DEFAULT_TARGET, ENGINES, MODES, UserError, check_mode, check_target,
-                     read_targets, repo_root)
+                     read_native_targets, read_targets, repo_root)
 
 TEST_PRESETS = ("dev", "libfuzzer", "afl", "coverage")  # coverage: test_coverage.py
 
@@ -117,12 +117,14 @@ def add_repro(sub) -> None:
 
 def add_list(sub) -> None:
     sub.add_parser("list", help="list the fuzz targets",
-                   description="List the in-process targets (harness/inproc/targets.list).")
+                   description="List the targets: those of harness/inproc/targets.list (programs; in-process and VM mode), then those of harness/inproc/native.list (a device's native input; in-process only).")
 
 
 def cmd_list(args) -> int:
     for name, desc in read_targets():
         print(f"{name}\t{desc}")
+    for name, desc in read_native_targets():
+        print(f"{name}\t{desc} [native input, in-process only]")
     return 0
 
 

@@ -74,9 +74,10 @@ def info(msg: str) -> None:
     print(f"hvfuzz: {msg}", file=sys.stderr, flush=True)
 
 
-def read_targets() -> list[tuple[str, str]]:
-    """(name, description) for every line of harness/inproc/targets.list."""
-    path = repo_root() / "harness" / "inproc" / "targets.list"
+def read_targets(listing: str = "targets.list") -> list[tuple[str, str]]:
+    """(name, description) for every line of harness/inproc/targets.list
+    (the program targets), or of another listing there (native.list)."""
+    path = repo_root() / "harness" / "inproc" / listing
     if not path.is_file():
         raise UserError(f"{path} not found")
     targets = []
@@ -91,10 +92,16 @@ def read_targets() -> list[tuple[str, str]]:
     return targets
 
 
+def read_native_targets() -> list[tuple[str, str]]:
+    """Targets fed a device's native input (harness/inproc/native.list)."""
+    return read_targets("native.list")
+
+
 def check_target(name: str) -> str:
-    """A target of targets.list, or an unlisted one that has a harness source
-    (harness/inproc/fuzz_<name>.c: the self-test and benchmark targets)."""
-    names = [t for t, _ in read_targets()]
+    """A target of targets.list or native.list, or an unlisted one that has a
+    harness source (harness/inproc/fuzz_<name>.c: the self-test and benchmark
+    targets)."""
+    names = [t for t, _ in read_targets() + read_native_targets()]
     source = repo_root() / "harness" / "inproc" / f"fuzz_{name.replace('-', '_')}.c"
     if name not in names and not (name and "/" not in name and source.is_file()):
         raise UserError(f"unknown target '{name}' (known: {', '.join(names)})")

@@ -92,11 +92,26 @@ def classify_finished(rc: int, err: str) -> triage.Triage:
     return tri
 
 
+def raw_input_text(target: str, path: Path, limit: int = 512) -> str:
+    """A target that takes a device's native input (tpm-cmd: raw TPM
+    commands) has no program text form: a hex dump stands in for it."""
+    data = path.read_bytes()
+    rows = [data[i:i + 32].hex() for i in range(0, min(len(data), limit), 32)]
+    more = f"\n# ... {len(data) - limit} more bytes" if len(data) > limit else ""
+    return (f"# {target} takes raw input (no program text form): {len(data)} bytes, hex\n"
+            + "\n".join(rows) + more + "\n")
+
+
 def disasm(target: str, path: Path) -> str | None:
-    """Text form of a program via hvfuzz-disasm, or None when it is not built."""
+    """Text form of a program via hvfuzz-disasm (a hex dump for targets
+    without a layout), or None when hvfuzz-disasm is not built."""
     for preset in (replay_preset(), "replay", "dev"):
         tool = bin_path(preset, "hvfuzz-disasm")
         if tool.is_file():
+            layouts = subprocess.run([str(tool), "-l"], capture_output=True, text=True,
+                                     errors="replace").stdout.split()
+            if target not in layouts:
+                return raw_input_text(target, path)
             proc = subprocess.run([str(tool), "-t", target, str(path)], capture_output=True,
                                   text=True, errors="replace")
             if proc.returncode == 0:

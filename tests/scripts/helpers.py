@@ -61,8 +61,8 @@ def content_hashes(directory: Path) -> set[str]:
     return out
 
 
-def targets() -> list[str]:
-    lines = (ROOT / "harness" / "inproc" / "targets.list").read_text().splitlines()
+def targets(listing: str = "targets.list") -> list[str]:
+    lines = (ROOT / "harness" / "inproc" / listing).read_text().splitlines()
     return [l.split()[0] for l in lines if l.strip() and not l.startswith("#")]
 
 

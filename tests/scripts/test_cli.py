@@ -58,7 +58,7 @@ class CliList(unittest.TestCase):
         proc = hvfuzz("list")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         listed = [line.split("\t")[0] for line in proc.stdout.splitlines()]
-        self.assertEqual(listed, targets())
+        self.assertEqual(listed, targets() + targets("native.list"))
         self.assertIn("virtio-blk", listed)
 
 
