@@ -1336,6 +1336,17 @@ static void need_value(struct asm_ctx *a, const struct kv *kv, bool want)
                   (int)(kv->v - 1 - kv->t->s), kv->t->s);
 }
 
+/* data=ITEMS: parsed into `out`, at most once per op. */
+static void take_data(struct asm_ctx *a, const struct kv *kv, unsigned col,
+                      bool *have_data, struct bbuf *out)
+{
+    need_value(a, kv, true);
+    if (*have_data)
+        asm_error(a, col, "data given twice");
+    *have_data = true;
+    parse_data(a, kv->v, kv->vn, kv->vcol, out);
+}
+
 static uint64_t kv_num(struct asm_ctx *a, const struct kv *kv, uint64_t max,
                        const char *what)
 {
@@ -1435,11 +1446,7 @@ static void asm_virtq_submit(struct asm_ctx *a, const struct tok *toks,
         else if (key_is(&kv, "in"))
             nin = kv_list(a, &kv, inl, 7);
         else if (key_is(&kv, "data")) {
-            need_value(a, &kv, true);
-            if (have_data)
-                asm_error(a, toks[i].col, "data given twice");
-            have_data = true;
-            parse_data(a, kv.v, kv.vn, kv.vcol, &a->tmp);
+            take_data(a, &kv, toks[i].col, &have_data, &a->tmp);
         } else
             asm_error(a, toks[i].col,
                       "unknown virtq_submit option '%.*s' (vq=, out=, in=, data=, "
@@ -1513,11 +1520,7 @@ static void asm_blk(struct asm_ctx *a, const struct tok *toks, unsigned nt,
             nin = kv_list(a, &kv, inl, 7);
             have_in = true;
         } else if (key_is(&kv, "data") && (kind == WRITE || kind == REQ)) {
-            need_value(a, &kv, true);
-            if (have_data)
-                asm_error(a, toks[i].col, "data given twice");
-            have_data = true;
-            parse_data(a, kv.v, kv.vn, kv.vcol, payload);
+            take_data(a, &kv, toks[i].col, &have_data, payload);
         } else
             ok = false;
         if (!ok) {
@@ -1704,11 +1707,7 @@ static void asm_nvme_submit(struct asm_ctx *a, const struct tok *toks,
         else if (key_is(&kv, "nsid"))
             op->dw[0] = (uint32_t)kv_num(a, &kv, 0xffffffffu, "nsid");
         else if (key_is(&kv, "data")) {
-            need_value(a, &kv, true);
-            if (have_data)
-                asm_error(a, toks[i].col, "data given twice");
-            have_data = true;
-            parse_data(a, kv.v, kv.vn, kv.vcol, &a->tmp);
+            take_data(a, &kv, toks[i].col, &have_data, &a->tmp);
         } else
             asm_error(a, toks[i].col,
                       "unknown nvme_submit option '%.*s' (q=, opc=, nsid=, "
@@ -1761,11 +1760,7 @@ static void asm_nvme_sugar(struct asm_ctx *a, const struct tok *toks,
             len = kv_num(a, &kv, 0xffffffffu, "len");
             have_len = true;
         } else if (key_is(&kv, "data") && kind == WRITE) {
-            need_value(a, &kv, true);
-            if (have_data)
-                asm_error(a, toks[i].col, "data given twice");
-            have_data = true;
-            parse_data(a, kv.v, kv.vn, kv.vcol, &a->tmp);
+            take_data(a, &kv, toks[i].col, &have_data, &a->tmp);
         } else if (key_is(&kv, "deac") && kind == WZEROES) {
             need_value(a, &kv, false);
             deac = true;
@@ -1912,11 +1907,7 @@ static void asm_e1000_tx(struct asm_ctx *a, const struct tok *toks, unsigned nt,
         if (e1000_tx_common(a, &kv, op))
             ;
         else if (key_is(&kv, "data")) {
-            need_value(a, &kv, true);
-            if (have_data)
-                asm_error(a, toks[i].col, "data given twice");
-            have_data = true;
-            parse_data(a, kv.v, kv.vn, kv.vcol, &a->tmp);
+            take_data(a, &kv, toks[i].col, &have_data, &a->tmp);
         } else
             asm_error(a, toks[i].col,
                       "unknown e1000_tx option '%.*s' (mode=, segs=, mss=, "
