@@ -3,6 +3,11 @@
  * provisioned permanent image (see ref_provision) and nothing else; stores
  * made while running are dropped because libtpms keeps its NV image in
  * memory, so every start sees the same state.
+ *
+ * The globals below are the oracle's, not a device model's: libtpms is one
+ * TPM per process (TPMLIB_* keep their state in the library and call these
+ * callbacks without a context pointer), so its adapter cannot be anything
+ * else. One tpm-diff run at a time per process.
  */
 #include "targets/tpm/diff/tpm_libtpms.h"
 
