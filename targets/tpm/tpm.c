@@ -148,6 +148,19 @@ struct tpm *tpm_create(const struct tpm_params *params)
         return NULL;
     }
     t->s.seed = params ? params->seed : 0;
+    if (params && params->store) {
+        if (!params->store->load || !params->store->save) {
+            tpm_destroy(t);
+            return NULL;
+        }
+        t->store = params->store;
+        t->nv_blob = malloc(TPM_NV_BLOB_MAX);
+        t->nv_saved = malloc(TPM_NV_BLOB_MAX);
+        if (!t->nv_blob || !t->nv_saved) {
+            tpm_destroy(t);
+            return NULL;
+        }
+    }
     tpm_reset(t);
     return t;
 }
@@ -158,6 +171,8 @@ void tpm_destroy(struct tpm *t)
         return;
     free(t->nv_data);
     free(t->cmd);
+    free(t->nv_blob);
+    free(t->nv_saved);
     free(t);
 }
 
@@ -177,6 +192,18 @@ void tpm_init(struct tpm *t)
 {
     t->s.started = false;
     tpm_sessions_clear(t);
+    if (t->store)
+        tpm_nv_store_load(t);
+}
+
+enum tpm_nv_status tpm_nv_status(const struct tpm *t)
+{
+    return t->nv_status;
+}
+
+const char *tpm_nv_error(const struct tpm *t)
+{
+    return t->nv_status == TPM_NV_OK ? NULL : t->nv_error;
 }
 
 void tpm_advance_clock(struct tpm *t, uint64_t ms)
@@ -437,6 +464,8 @@ size_t tpm_execute(struct tpm *t, const uint8_t *cmd, size_t len,
     memset(c, 0, sizeof(*c));
     c->rp = (struct tpm_out){.p = c->rp_buf, .cap = sizeof(c->rp_buf)};
     rc = run_command(t, c, cmd, len);
+    if (t->store)
+        rc = tpm_nv_store_commit(t, c->cc, rc);
     if (rc == TPM_RC_SUCCESS && c->rp.overflow)
         rc = TPM_RC_FAILURE;
     return rc ? write_error(rsp, cap, rc) : write_success(t, c, rsp, cap);

@@ -69,6 +69,15 @@ struct tpm {
     struct tpm_state s;
     uint8_t *nv_data;    /* TPM_MAX_NV_TOTAL_BYTES */
     struct tpm_cmd *cmd; /* the command being executed, reused */
+    /* NV store (tpm_nv.c, "persistence"): outside `s`, so snapshots
+     * neither carry nor overwrite it. All NULL/zero without a store. */
+    const struct tpm_nv_store *store;
+    uint8_t *nv_blob;        /* TPM_NV_BLOB_MAX: the blob being built */
+    uint8_t *nv_saved;       /* TPM_NV_BLOB_MAX: the blob last loaded/saved */
+    size_t nv_saved_len;     /* what NV is rolled back to on a failed save */
+    bool nv_suspended;       /* a load was refused: NV changes are refused */
+    enum tpm_nv_status nv_status;
+    char nv_error[320];
 };
 
 /* One authorization session of the command (Part 1 section 18.7). */
@@ -144,6 +153,7 @@ static inline TPM_RC rc_session(TPM_RC rc, unsigned n)
 #define POLICY_SESSION_FIRST 0x03000000u
 #define TPM_MAX_LOADED_OBJECTS 3u
 #define TPM_RC_POLICY_FAIL 0x09Du
+#define TPM_RC_NV_UNAVAILABLE 0x923u /* warning: NV not accessible now */
 
 /* tpm.c */
 /* Every handler calls this once its parameters are unmarshalled and before
@@ -197,6 +207,11 @@ TPM_RC tpm_cmd_nv_write(struct tpm *t, struct tpm_cmd *c);
 TPM_RC tpm_cmd_nv_read(struct tpm *t, struct tpm_cmd *c);
 TPM_RC tpm_cmd_nv_read_public(struct tpm *t, struct tpm_cmd *c);
 TPM_RC tpm_cmd_nv_increment(struct tpm *t, struct tpm_cmd *c);
+/* NV store: loads NV from t->store (tpm_init); after a successful command
+ * that may change NV, saves it (or rolls it back and answers
+ * TPM_RC_NV_UNAVAILABLE). Both only with a store. */
+void tpm_nv_store_load(struct tpm *t);
+TPM_RC tpm_nv_store_commit(struct tpm *t, uint32_t cc, TPM_RC rc);
 
 /* tpm_cap.c */
 TPM_RC tpm_cmd_get_capability(struct tpm *t, struct tpm_cmd *c);

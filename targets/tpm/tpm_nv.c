@@ -3,11 +3,14 @@
  * 31.3, NV_UndefineSpace 31.4, NV_ReadPublic 31.6, NV_Write 31.7,
  * NV_Increment 31.8, NV_Read 31.13) with the access checks of Part 4
  * NvWriteAccessChecks/NvReadAccessChecks. Data lives in one pool of
- * TPM_MAX_NV_TOTAL_BYTES, indices packed in definition order. Not yet
- * persisted (state-file backend: next increment).
+ * TPM_MAX_NV_TOTAL_BYTES, indices packed in definition order. With an NV
+ * store (tpm_params.store) the NV state is persisted through it as a
+ * versioned, SHA-256-checked blob: see "persistence" at the end.
  */
 #include "targets/tpm/tpm_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #define NV_MAX_COUNTER 8u
@@ -435,4 +438,354 @@ TPM_RC tpm_cmd_nv_read_public(struct tpm *t, struct tpm_cmd *c)
     name_len = nv_name(nv, name);
     out_tpm2b(&c->rp, name, (uint16_t)name_len);
     return TPM_RC_SUCCESS;
+}
+
+/* ---- persistence through the NV store ------------------------------------------
+ *
+ * Blob (all integers big-endian):
+ *   0   4  magic "HVNV"
+ *   4   2  format version (1)
+ *   6   2  reserved, 0
+ *   8   4  body length N
+ *   12  N  body
+ *   12+N 32 SHA-256 of bytes [0, 12+N)
+ * Body, version 1:
+ *   u64 nv_max_counter (the largest value of an undefined counter)
+ *   TPM2B ownerAuth, endorsementAuth, lockoutAuth, platformAuth
+ *   u16 count of NV indices, then per index: u32 handle, u16 nameAlg,
+ *   u32 attributes (TPMA_NV_WRITTEN, WRITELOCKED... included), TPM2B
+ *   authPolicy, TPM2B authValue, u16 dataSize, dataSize bytes of data.
+ * A blob is checked whole (size, magic, version, length, digest) and then
+ * every field as NV_DefineSpace would (index handle, hash, reserved bits,
+ * type/size, digest sizes, no duplicate handle, total size) before any of
+ * it is used: a blob with a valid digest but impossible contents is
+ * refused too. Sessions, PCRs, clock and DA state are not in it.
+ */
+
+#define NV_BLOB_MAGIC 0x48564E56u /* "HVNV" */
+#define NV_BLOB_VERSION 1u
+#define NV_BLOB_HEADER 12u
+#define NV_BLOB_DIGEST 32u
+#define NV_BLOB_INDEX_FIXED (4u + 2 + 4 + 2 + 2 + 2)
+#define NV_BLOB_BOUND                                                         \
+    (NV_BLOB_HEADER + 8 + 4 * (2 + TPM_MAX_DIGEST_SIZE) + 2 +                 \
+     TPM_MAX_NV_INDICES * (NV_BLOB_INDEX_FIXED + 2 * TPM_MAX_DIGEST_SIZE) +   \
+     TPM_MAX_NV_TOTAL_BYTES + NV_BLOB_DIGEST)
+_Static_assert(NV_BLOB_BOUND <= TPM_NV_BLOB_MAX, "NV blob bound");
+
+static void out_u64_be(struct tpm_out *o, uint64_t v)
+{
+    out_u32(o, (uint32_t)(v >> 32));
+    out_u32(o, (uint32_t)v);
+}
+
+/* Header and body into buf (digest not yet): returns the length so far. */
+static size_t nv_serialize(const struct tpm *t, uint8_t *buf)
+{
+    struct tpm_out o = {.p = buf, .cap = TPM_NV_BLOB_MAX};
+    const struct tpm2b_digest *auths[] = {
+        &t->s.owner_auth, &t->s.endorsement_auth, &t->s.lockout_auth,
+        &t->s.platform_auth};
+
+    out_u32(&o, NV_BLOB_MAGIC);
+    out_u16(&o, NV_BLOB_VERSION);
+    out_u16(&o, 0);
+    out_u32(&o, 0); /* body length, patched below */
+    out_u64_be(&o, t->s.nv_max_counter);
+    for (unsigned i = 0; i < 4; i++)
+        out_tpm2b(&o, auths[i]->b, auths[i]->size);
+    out_u16(&o, (uint16_t)tpm_nv_count(t));
+    for (unsigned i = 0; i < TPM_MAX_NV_INDICES; i++) {
+        const struct tpm_nv_index *nv = &t->s.nv[i];
+
+        if (!nv->used)
+            continue;
+        out_u32(&o, nv->handle);
+        out_u16(&o, nv->name_alg);
+        out_u32(&o, nv->attrs);
+        out_tpm2b(&o, nv->auth_policy.b, nv->auth_policy.size);
+        out_tpm2b(&o, nv->auth.b, nv->auth.size);
+        out_tpm2b(&o, t->nv_data + nv->data_offset, nv->data_size);
+    }
+    out_patch_u32(&o, 8, (uint32_t)(o.len - NV_BLOB_HEADER));
+    return o.overflow ? 0 : o.len; /* cannot overflow: NV_BLOB_BOUND */
+}
+
+static void nv_digest(const uint8_t *buf, size_t len, uint8_t *out)
+{
+    const void *parts[] = {buf};
+    size_t lens[] = {len};
+
+    tpm_hash(TPM_ALG_SHA256, parts, lens, 1, out);
+}
+
+/* A checked blob, not yet applied: data points into the blob. */
+struct nv_parsed {
+    uint64_t max_counter;
+    struct tpm2b_digest auth[4];
+    unsigned count;
+    struct tpm_nv_index nv[TPM_MAX_NV_INDICES];
+    const uint8_t *data[TPM_MAX_NV_INDICES];
+};
+
+__attribute__((format(printf, 3, 4))) static bool
+nv_refuse(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+static bool nv_parse_index(struct tpm_in *in, struct nv_parsed *p, unsigned i,
+                           uint32_t *total, char *err, size_t errlen)
+{
+    struct tpm_nv_index *nv = &p->nv[i];
+    struct nv_public_in pub;
+    uint16_t alg_size;
+
+    if (in_u32(in, &nv->handle) || in_u16(in, &nv->name_alg) ||
+        in_u32(in, &nv->attrs) || in_digest(in, &nv->auth_policy) ||
+        in_digest(in, &nv->auth) || in_u16(in, &nv->data_size))
+        return nv_refuse(err, errlen, "index %u: truncated or oversized field",
+                         i);
+    if (TPM_HANDLE_TYPE(nv->handle) != TPM_HT_NV_INDEX)
+        return nv_refuse(err, errlen, "index %u: handle 0x%08x is no NV index",
+                         i, nv->handle);
+    for (unsigned j = 0; j < i; j++)
+        if (p->nv[j].handle == nv->handle)
+            return nv_refuse(err, errlen, "index %u: handle 0x%08x twice", i,
+                             nv->handle);
+    alg_size = (uint16_t)tpm_hash_size(nv->name_alg);
+    if (!alg_size)
+        return nv_refuse(err, errlen, "index %u: nameAlg 0x%04x unsupported",
+                         i, nv->name_alg);
+    pub = (struct nv_public_in){.handle = nv->handle, .name_alg = nv->name_alg,
+                                .attrs = nv->attrs, .data_size = nv->data_size};
+    if (nv->data_size > TPM_MAX_NV_INDEX_SIZE)
+        return nv_refuse(err, errlen, "index %u: %u data bytes, above %u", i,
+                         nv->data_size, TPM_MAX_NV_INDEX_SIZE);
+    if ((nv->attrs & TPMA_NV_RESERVED) || check_type_size(&pub))
+        return nv_refuse(err, errlen, "index %u: attributes 0x%08x do not fit "
+                         "its size %u", i, nv->attrs, nv->data_size);
+    if ((nv->auth_policy.size && nv->auth_policy.size != alg_size) ||
+        nv->auth.size > alg_size)
+        return nv_refuse(err, errlen, "index %u: digest size wrong for nameAlg"
+                         " 0x%04x", i, nv->name_alg);
+    if (nv->data_size > TPM_MAX_NV_TOTAL_BYTES - *total)
+        return nv_refuse(err, errlen, "index %u: data beyond the NV space of "
+                         "%u bytes", i, TPM_MAX_NV_TOTAL_BYTES);
+    if (in->left < nv->data_size)
+        return nv_refuse(err, errlen, "index %u: %u data bytes missing", i,
+                         (unsigned)(nv->data_size - in->left));
+    p->data[i] = in->p;
+    in->p += nv->data_size;
+    in->left -= nv->data_size;
+    nv->used = true;
+    nv->data_offset = (uint16_t)*total;
+    *total += nv->data_size;
+    return true;
+}
+
+/* Checks a whole blob; fills p. On refusal, err says why (one line). */
+static bool nv_parse(const uint8_t *b, size_t len, struct nv_parsed *p,
+                     char *err, size_t errlen)
+{
+    uint8_t digest[NV_BLOB_DIGEST];
+    struct tpm_in in;
+    uint32_t body, total = 0;
+    uint16_t count;
+
+    memset(p, 0, sizeof(*p));
+    if (len < NV_BLOB_HEADER + NV_BLOB_DIGEST)
+        return nv_refuse(err, errlen, "%u bytes, shorter than any NV state "
+                         "(%u)", (unsigned)len, NV_BLOB_HEADER + NV_BLOB_DIGEST);
+    if (ld_be32(b) != NV_BLOB_MAGIC)
+        return nv_refuse(err, errlen, "bad magic 0x%08x (want 0x%08x \"HVNV\")",
+                         ld_be32(b), NV_BLOB_MAGIC);
+    if (ld_be16(b + 4) != NV_BLOB_VERSION || ld_be16(b + 6))
+        return nv_refuse(err, errlen, "format version %u.%u, this build reads "
+                         "%u.0", ld_be16(b + 4), ld_be16(b + 6), NV_BLOB_VERSION);
+    body = ld_be32(b + 8);
+    if (body != len - NV_BLOB_HEADER - NV_BLOB_DIGEST)
+        return nv_refuse(err, errlen, "length field says %u body bytes, the "
+                         "blob holds %u (truncated or extended)", body,
+                         (unsigned)(len - NV_BLOB_HEADER - NV_BLOB_DIGEST));
+    nv_digest(b, len - NV_BLOB_DIGEST, digest);
+    if (memcmp(digest, b + len - NV_BLOB_DIGEST, NV_BLOB_DIGEST))
+        return nv_refuse(err, errlen, "SHA-256 mismatch over %u bytes "
+                         "(corrupted)", (unsigned)(len - NV_BLOB_DIGEST));
+    in = (struct tpm_in){.p = b + NV_BLOB_HEADER, .left = body};
+    {
+        uint32_t hi, lo;
+
+        if (in_u32(&in, &hi) || in_u32(&in, &lo))
+            return nv_refuse(err, errlen, "body of %u bytes truncated",
+                             body);
+        p->max_counter = (uint64_t)hi << 32 | lo;
+    }
+    for (unsigned i = 0; i < 4; i++)
+        if (in_digest(&in, &p->auth[i]))
+            return nv_refuse(err, errlen, "hierarchy auth %u: truncated or "
+                             "oversized", i);
+    if (in_u16(&in, &count) || count > TPM_MAX_NV_INDICES)
+        return nv_refuse(err, errlen, "index count missing or above %u",
+                         TPM_MAX_NV_INDICES);
+    for (unsigned i = 0; i < count; i++)
+        if (!nv_parse_index(&in, p, i, &total, err, errlen))
+            return false;
+    if (in.left)
+        return nv_refuse(err, errlen, "%u bytes after the last index",
+                         (unsigned)in.left);
+    p->count = count;
+    return true;
+}
+
+/* Replaces NV (indices, data, counters, hierarchy auth) with a parsed blob. */
+static void nv_apply(struct tpm *t, const struct nv_parsed *p)
+{
+    struct tpm2b_digest *auths[] = {
+        &t->s.owner_auth, &t->s.endorsement_auth, &t->s.lockout_auth,
+        &t->s.platform_auth};
+
+    memset(t->s.nv, 0, sizeof(t->s.nv));
+    memset(t->nv_data, 0, TPM_MAX_NV_TOTAL_BYTES);
+    t->s.nv_bytes_used = 0;
+    for (unsigned i = 0; i < p->count; i++) {
+        t->s.nv[i] = p->nv[i];
+        memcpy(t->nv_data + p->nv[i].data_offset, p->data[i], p->nv[i].data_size);
+        t->s.nv_bytes_used += p->nv[i].data_size;
+    }
+    t->s.nv_max_counter = p->max_counter;
+    for (unsigned i = 0; i < 4; i++)
+        *auths[i] = p->auth[i];
+}
+
+/* Sets nv_saved to the (digested) blob of the current NV state. */
+static void nv_remember_current(struct tpm *t)
+{
+    size_t n = nv_serialize(t, t->nv_saved);
+
+    nv_digest(t->nv_saved, n, t->nv_saved + n);
+    t->nv_saved_len = n + NV_BLOB_DIGEST;
+}
+
+static const char *store_reason(const struct tpm *t, int ret, char *buf,
+                                size_t len)
+{
+    const char *e = t->store->error ? t->store->error(t->store->ctx) : NULL;
+
+    if (e && *e)
+        return e;
+    snprintf(buf, len, "store error %d", ret);
+    return buf;
+}
+
+static void nv_set_error(struct tpm *t, enum tpm_nv_status st, const char *what,
+                         const char *why)
+{
+    const char *name = t->store->name;
+
+    t->nv_status = st;
+    snprintf(t->nv_error, sizeof(t->nv_error), "%s%s%s: %s", name ? name : "",
+             name ? ": " : "", what, why);
+}
+
+static void nv_clear_error(struct tpm *t)
+{
+    t->nv_status = TPM_NV_OK;
+    t->nv_error[0] = 0;
+}
+
+/* Empty NV: no index, no counter history, empty hierarchy auth. */
+static void nv_make_empty(struct tpm *t)
+{
+    static const struct nv_parsed empty; /* read-only */
+
+    nv_apply(t, &empty);
+}
+
+void tpm_nv_store_load(struct tpm *t)
+{
+    struct nv_parsed p;
+    char why[160], rbuf[32];
+    size_t len = 0;
+    int ret = t->store->load(t->store->ctx, t->nv_blob, TPM_NV_BLOB_MAX, &len);
+
+    t->nv_suspended = false;
+    nv_clear_error(t);
+    if (ret == TPM_NV_STORE_EMPTY) {
+        nv_make_empty(t);
+    } else if (ret != 0) {
+        nv_make_empty(t);
+        t->nv_suspended = true;
+        nv_set_error(t, TPM_NV_LOAD_FAILED, "NV state not loaded (NV empty, "
+                     "changes refused)",
+                     store_reason(t, ret, rbuf, sizeof(rbuf)));
+    } else if (len > TPM_NV_BLOB_MAX ||
+               !nv_parse(t->nv_blob, len, &p, why, sizeof(why))) {
+        if (len > TPM_NV_BLOB_MAX)
+            snprintf(why, sizeof(why), "load() claims %zu bytes", len);
+        nv_make_empty(t);
+        t->nv_suspended = true;
+        nv_set_error(t, TPM_NV_CORRUPT, "NV state refused (NV empty, changes "
+                     "refused)", why);
+    } else {
+        nv_apply(t, &p);
+    }
+    nv_remember_current(t);
+}
+
+/* Back to the last state loaded or saved (always a well-formed blob). */
+static void nv_roll_back(struct tpm *t)
+{
+    struct nv_parsed p;
+    char why[160];
+
+    if (nv_parse(t->nv_saved, t->nv_saved_len, &p, why, sizeof(why)))
+        nv_apply(t, &p);
+    else
+        nv_make_empty(t); /* unreachable: nv_saved is one of ours */
+}
+
+TPM_RC tpm_nv_store_commit(struct tpm *t, uint32_t cc, TPM_RC rc)
+{
+    size_t n;
+    int ret;
+    char rbuf[32];
+
+    if (rc != TPM_RC_SUCCESS ||
+        (cc != TPM_CC_NV_DefineSpace && cc != TPM_CC_NV_UndefineSpace &&
+         cc != TPM_CC_NV_Write && cc != TPM_CC_NV_Increment &&
+         cc != TPM_CC_HierarchyChangeAuth && cc != TPM_CC_Startup))
+        return rc;
+    n = nv_serialize(t, t->nv_blob);
+    if (n + NV_BLOB_DIGEST == t->nv_saved_len && !memcmp(t->nv_blob, t->nv_saved, n))
+        return rc; /* NV unchanged */
+    if (t->nv_suspended) {
+        /* Startup(CLEAR) may only clear written flags of indices that a
+         * suspended TPM cannot have: keep it; refuse everything else. */
+        if (cc == TPM_CC_Startup)
+            return rc;
+        nv_roll_back(t);
+        return TPM_RC_NV_UNAVAILABLE;
+    }
+    nv_digest(t->nv_blob, n, t->nv_blob + n);
+    ret = t->store->save(t->store->ctx, t->nv_blob, n + NV_BLOB_DIGEST);
+    if (ret != 0) {
+        nv_set_error(t, TPM_NV_SAVE_FAILED, "NV state not saved",
+                     store_reason(t, ret, rbuf, sizeof(rbuf)));
+        /* Startup stays done (its NV change is written flags of
+         * TPMA_NV_CLEAR_STCLEAR indices, saved with the next change). */
+        if (cc == TPM_CC_Startup)
+            return rc;
+        nv_roll_back(t);
+        return TPM_RC_NV_UNAVAILABLE;
+    }
+    memcpy(t->nv_saved, t->nv_blob, n + NV_BLOB_DIGEST);
+    t->nv_saved_len = n + NV_BLOB_DIGEST;
+    nv_clear_error(t);
+    return rc;
 }
