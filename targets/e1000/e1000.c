@@ -567,6 +567,9 @@ bool e1000_receive(struct e1000 *s, const uint8_t *frame, size_t len)
 
     if (!rx_enabled(s) || len > E1000_RX_MAX)
         return false;
+    /* charged like a frame sent (see xmit_seg) */
+    if (!hv_budget(&s->dev, E1000_FRAME_UNITS + len / 64))
+        return false;
     memcpy(p, frame, len);
     if (f.size < E1000_ETH_MIN) {
         memset(p + f.size, 0, E1000_ETH_MIN - f.size);

@@ -1,6 +1,8 @@
 /* e1000 model internals shared by e1000.c (registers, EEPROM, PHY, RX,
  * lifecycle) and e1000_tx.c (transmit, offloads, TSO). */
 #ifndef HV_E1000_INT_H
+/* Work-budget units of one frame sent or received, plus one per 64 bytes. */
+#define E1000_FRAME_UNITS 16u
 #define HV_E1000_INT_H
 
 #include "targets/e1000/e1000.h"

@@ -136,6 +136,12 @@ static void xmit_seg(struct e1000 *s)
     struct e1000_tx *t = &s->tx;
     const struct e1000_tx_ctx *c = t->cptse ? &t->tso_props : &t->props;
 
+    /* A frame sent is far more work than one loop turn (checksums, the
+     * copy to the backend, statistics): charged by size, so a TSO storm
+     * (a tiny MSS turns one TDT write into millions of segments, in QEMU as
+     * here) ends as a budget finding in a fraction of a second instead of
+     * running into the engine's timeout. The loops stop at the next charge. */
+    hv_budget(&s->dev, E1000_FRAME_UNITS + t->size / 64);
     if (t->cptse)
         tso_fixup(s, c);
     if (t->sum_needed & E1000_TXD_POPTS_TXSM)

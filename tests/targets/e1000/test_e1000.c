@@ -760,6 +760,10 @@ static void test_random(void)
     uint8_t f[1600];
 
     et_init(&t, NULL);
+    /* 20000 ops without a reset are one endless input: the budget checks
+     * per-input work, not what this test is after (no crash, no finding
+     * other than the budget) */
+    t.m->work_budget = UINT32_MAX;
     et_tx_setup(&t);
     et_rx_setup(&t, E1000_RCTL_UPE | E1000_RCTL_MPE | E1000_RCTL_BAM);
     for (unsigned i = 0; i < 20000; i++) {
