@@ -231,6 +231,7 @@ static void a_mem_read(void *ctx, uint64_t gpa, void *buf, uint32_t len)
 #define PM_TIMER_HZ 3579545ull
 #define PM_TIMER_MASK 0xffffffu
 #define QEMU_WAIT_MAX_NS 2000000000u
+#define PM_TIMER_STUCK 100000u
 
 /* QEMU's clock runs by itself: let `ns` of it pass (capped), so timers a
  * program waits for (e1000 autonegotiation) fire as on hvfuzz-vmm's
@@ -241,9 +242,13 @@ static void qemu_wait_ns(uint32_t ns)
                      PM_TIMER_HZ / 1000000000ull;
     uint32_t last = inl(PM_TIMER_PORT) & PM_TIMER_MASK;
     uint64_t waited = 0;
+    unsigned still = 0; /* reads without the timer moving */
 
-    while (waited < ticks) {
+    /* A machine without the PM timer there reads a constant: give up
+     * rather than hang the agent. */
+    while (waited < ticks && still < PM_TIMER_STUCK) {
         uint32_t now = inl(PM_TIMER_PORT) & PM_TIMER_MASK;
+        still = now == last ? still + 1 : 0;
         waited += (now - last) & PM_TIMER_MASK;
         last = now;
     }
