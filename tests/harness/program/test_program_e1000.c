@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "harness/program/hv_program.h"
+#include "harness/program/hv_program_internal.h"
 #include "harness/program/hv_text.h"
 #include "hv_test.h"
 #include "ptest.h"
@@ -53,20 +54,6 @@ static void log_ev(struct dev *d, enum ev_kind k, uint64_t a, unsigned s,
 {
     if (d->n < sizeof d->log / sizeof d->log[0])
         d->log[d->n++] = (struct ev){k, a, s, v};
-}
-
-static uint64_t ld(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void st(uint8_t *p, unsigned n, uint64_t v)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static uint64_t d_read(void *ctx, uint64_t gpa, unsigned size)
@@ -243,11 +230,11 @@ static size_t op_tx(uint8_t *b, const struct txop *t)
     b[0] = HV_OP_E1000_TX;
     b[1] = t->flags;
     b[2] = t->nseg;
-    st(b + 3, 2, t->mss);
+    hv_prog_st_le(b + 3, 2, t->mss);
     b[5] = t->hdrlen;
-    st(b + 6, 2, t->special);
+    hv_prog_st_le(b + 6, 2, t->special);
     memcpy(b + 8, t->off, 4);
-    st(b + 12, 2, t->dlen);
+    hv_prog_st_le(b + 12, 2, t->dlen);
     if (t->dlen)
         memcpy(b + 14, t->data, t->dlen);
     return 14u + t->dlen;
@@ -347,8 +334,8 @@ static void test_setup_linux(void)
     CHECK_EQ(c.i, d->n);
     /* RX descriptors point at the 16 fixed buffers */
     for (unsigned i = 0; i < 256; i++) {
-        CHECK_EQ(ld(rxd(d, i), 8), WIN + 0x8000 + 0x800 * (i % 16));
-        CHECK_EQ(ld(rxd(d, i) + 8, 8), 0);
+        CHECK_EQ(hv_prog_ld_le(rxd(d, i), 8), WIN + 0x8000 + 0x800 * (i % 16));
+        CHECK_EQ(hv_prog_ld_le(rxd(d, i) + 8, 8), 0);
     }
     CHECK_EQ(sh.e1000.ntx, 256);
     CHECK_EQ(sh.e1000.nrx, 256);
@@ -458,13 +445,13 @@ static void test_tx_legacy(void)
     static const unsigned start[] = {0, 33, 66}, len[] = {33, 33, 34};
     for (unsigned i = 0; i < 3; i++) {
         const uint8_t *e = txd(d, i);
-        CHECK_EQ(ld(e, 8), WIN + 0x10000 + start[i]);
-        CHECK_EQ(ld(e + 8, 2), len[i]);
+        CHECK_EQ(hv_prog_ld_le(e, 8), WIN + 0x10000 + start[i]);
+        CHECK_EQ(hv_prog_ld_le(e + 8, 2), len[i]);
         CHECK_EQ(e[10], 40);                              /* CSO = tucso */
         CHECK_EQ(e[11], 0x02 | 0x04 | 0x40 | (i == 2 ? 0x09 : 0)); /* IFCS IC VLE */
         CHECK_EQ(e[12], 0);
         CHECK_EQ(e[13], 34);                              /* CSS = tucss */
-        CHECK_EQ(ld(e + 14, 2), 0x1005);
+        CHECK_EQ(hv_prog_ld_le(e + 14, 2), 0x1005);
     }
     CHECK_EQ(sh.e1000.tx_tail, 3);
     CHECK_EQ(sh.data_next, 0x10000 + 112);
@@ -479,19 +466,19 @@ static void test_tx_legacy(void)
     for (unsigned i = 0; i < 8; i++)
         NEXT(&c, EV_MW, 16 * ((3 + i) % 8), 16, 0);
     W(&c, 0x3818, 3);
-    CHECK_EQ(ld(txd(d, 2) + 8, 2), 1);
+    CHECK_EQ(hv_prog_ld_le(txd(d, 2) + 8, 2), 1);
     CHECK_EQ(txd(d, 2)[11], 0x0b); /* IFCS EOP RS, no IC/VLE */
-    CHECK_EQ(ld(txd(d, 2), 8), WIN + 0x10070 + 7);
+    CHECK_EQ(hv_prog_ld_le(txd(d, 2), 8), WIN + 0x10070 + 7);
 
     /* empty packet: one zero-length descriptor; more pieces than bytes */
     d->n = 0;
     t = (struct txop){.nseg = 3, .data = pkt, .dlen = 2};
     n = op_tx(b, &t);
     CHECK_EQ(run(d, b, n, &sh), 1);
-    CHECK_EQ(ld(txd(d, 3) + 8, 2), 0);
-    CHECK_EQ(ld(txd(d, 4) + 8, 2), 1);
-    CHECK_EQ(ld(txd(d, 5) + 8, 2), 0);
-    CHECK_EQ(ld(txd(d, 6) + 8, 2), 1);
+    CHECK_EQ(hv_prog_ld_le(txd(d, 3) + 8, 2), 0);
+    CHECK_EQ(hv_prog_ld_le(txd(d, 4) + 8, 2), 1);
+    CHECK_EQ(hv_prog_ld_le(txd(d, 5) + 8, 2), 0);
+    CHECK_EQ(hv_prog_ld_le(txd(d, 6) + 8, 2), 1);
     CHECK_EQ(d->regs[0x3818 / 4], 7);
     free(d);
 }
@@ -511,16 +498,16 @@ static void test_tx_ctx(void)
     const uint8_t *cd = txd(d, 0), *dd = txd(d, 1);
     CHECK_EQ(cd[0], 14);             /* IPCSS */
     CHECK_EQ(cd[1], 24);             /* IPCSO */
-    CHECK_EQ(ld(cd + 2, 2), 33);     /* IPCSE */
+    CHECK_EQ(hv_prog_ld_le(cd + 2, 2), 33);     /* IPCSE */
     CHECK_EQ(cd[4], 34);             /* TUCSS */
     CHECK_EQ(cd[5], 40);             /* TUCSO (UDP) */
-    CHECK_EQ(ld(cd + 6, 2), 0);      /* TUCSE */
-    CHECK_EQ(ld(cd + 8, 4), 0x20000000); /* DEXT, DTYP 0, no TCP, PAYLEN 0 */
+    CHECK_EQ(hv_prog_ld_le(cd + 6, 2), 0);      /* TUCSE */
+    CHECK_EQ(hv_prog_ld_le(cd + 8, 4), 0x20000000); /* DEXT, DTYP 0, no TCP, PAYLEN 0 */
     CHECK_EQ(cd[12], 0);
     CHECK_EQ(cd[13], 42);            /* HDRLEN from the headers */
-    CHECK_EQ(ld(cd + 14, 2), 77);
-    CHECK_EQ(ld(dd, 8), WIN + 0x10000);
-    CHECK_EQ(ld(dd + 8, 4), fl | 0x00100000u | 0x2bu << 24);
+    CHECK_EQ(hv_prog_ld_le(cd + 14, 2), 77);
+    CHECK_EQ(hv_prog_ld_le(dd, 8), WIN + 0x10000);
+    CHECK_EQ(hv_prog_ld_le(dd + 8, 4), fl | 0x00100000u | 0x2bu << 24);
     CHECK_EQ(dd[12], 0);
     CHECK_EQ(dd[13], 3);             /* IXSM TXSM */
     CHECK_EQ(d->regs[0x3818 / 4], 2);
@@ -535,11 +522,11 @@ static void test_tx_ctx(void)
     cd = txd(d, 2);
     dd = txd(d, 3);
     CHECK(!memcmp(cd, "\x01\x02\x00\x00\x03\x04\x00\x00", 8));
-    CHECK_EQ(ld(cd + 8, 4), 0x21000000); /* DEXT | TCP */
+    CHECK_EQ(hv_prog_ld_le(cd + 8, 4), 0x21000000); /* DEXT | TCP */
     CHECK_EQ(cd[13], 99);
-    CHECK_EQ(ld(dd + 8, 4), fl | 0x00100000u | 0x6bu << 24); /* | VLE */
+    CHECK_EQ(hv_prog_ld_le(dd + 8, 4), fl | 0x00100000u | 0x6bu << 24); /* | VLE */
     CHECK_EQ(dd[13], 0);
-    CHECK_EQ(ld(dd + 14, 2), 7);
+    CHECK_EQ(hv_prog_ld_le(dd + 14, 2), 7);
 
     /* AUTO on the tagged frame: L2 is 18 */
     t.flags = HV_E1000_TX_CTX | HV_E1000_TX_F_AUTO;
@@ -567,10 +554,10 @@ static void test_tx_tso(void)
     const uint8_t *cd = txd(d, 0);
     CHECK_EQ(cd[13], 66);
     CHECK_EQ(cd[5], 50);
-    CHECK_EQ(ld(cd + 8, 4), (fl - 66) | 0x27000000u); /* DEXT TSE IP TCP */
-    CHECK_EQ(ld(cd + 14, 2), 536);
-    CHECK_EQ(ld(txd(d, 1) + 8, 4), fl / 2 | 0x00100000u | 0x26u << 24);
-    CHECK_EQ(ld(txd(d, 2) + 8, 4), (fl - fl / 2) | 0x00100000u | 0x2fu << 24);
+    CHECK_EQ(hv_prog_ld_le(cd + 8, 4), (fl - 66) | 0x27000000u); /* DEXT TSE IP TCP */
+    CHECK_EQ(hv_prog_ld_le(cd + 14, 2), 536);
+    CHECK_EQ(hv_prog_ld_le(txd(d, 1) + 8, 4), fl / 2 | 0x00100000u | 0x26u << 24);
+    CHECK_EQ(hv_prog_ld_le(txd(d, 2) + 8, 4), (fl - fl / 2) | 0x00100000u | 0x2fu << 24);
     CHECK(!memcmp(d->ram + 0x10000, f, fl));
     CHECK_EQ(d->regs[0x3818 / 4], 3);
 
@@ -581,15 +568,15 @@ static void test_tx_tso(void)
     n = op_tx(b, &t);
     CHECK_EQ(run(d, b, n, &sh), 1);
     cd = txd(d, 3);
-    CHECK_EQ(ld(cd + 8, 4), 0xfff9cu | 0x27000000u);
+    CHECK_EQ(hv_prog_ld_le(cd + 8, 4), 0xfff9cu | 0x27000000u);
     CHECK_EQ(cd[13], 200);
-    CHECK_EQ(ld(cd + 14, 2), 0);
+    CHECK_EQ(hv_prog_ld_le(cd + 14, 2), 0);
 
     /* DATA mode: TSE data descriptors, no context */
     t = (struct txop){.flags = HV_E1000_TX_DATA, .data = f, .dlen = 60};
     n = op_tx(b, &t);
     CHECK_EQ(run(d, b, n, &sh), 1);
-    CHECK_EQ(ld(txd(d, 5) + 8, 4), 60u | 0x00100000u | 0x2fu << 24);
+    CHECK_EQ(hv_prog_ld_le(txd(d, 5) + 8, 4), 60u | 0x00100000u | 0x2fu << 24);
     CHECK_EQ(sh.e1000.tx_tail, 6);
     free(d);
 }
@@ -634,8 +621,8 @@ static void test_rx_post(void)
     static const unsigned slot[] = {15, 0, 1, 2};
     for (unsigned i = 0; i < 4; i++) {
         NEXT(&c, EV_MW, 0x1000 + 16 * slot[i], 16, 0);
-        CHECK_EQ(ld(rxd(d, slot[i]), 8), WIN + 0x8000 + 0x800 * (slot[i] % 16));
-        CHECK_EQ(ld(rxd(d, slot[i]) + 8, 8), 0);
+        CHECK_EQ(hv_prog_ld_le(rxd(d, slot[i]), 8), WIN + 0x8000 + 0x800 * (slot[i] % 16));
+        CHECK_EQ(hv_prog_ld_le(rxd(d, slot[i]) + 8, 8), 0);
     }
     W(&c, 0x2818, 3);
     CHECK_EQ(c.i, d->n);
@@ -714,12 +701,12 @@ static void test_decode_encode(void)
                      : b[0] == HV_OP_E1000_TX  ? 14 : 2;
         struct hv_op op;
         size_t n = hv_op_decode(b, len, &op);
-        if (len < hdr || (b[0] == HV_OP_E1000_TX && len < hdr + ld(b + 12, 2))) {
+        if (len < hdr || (b[0] == HV_OP_E1000_TX && len < hdr + hv_prog_ld_le(b + 12, 2))) {
             CHECK_EQ(n, 0);
             continue;
         }
         CHECK(op.known);
-        CHECK_EQ(n, hdr + (b[0] == HV_OP_E1000_TX ? ld(b + 12, 2) : 0));
+        CHECK_EQ(n, hdr + (b[0] == HV_OP_E1000_TX ? hv_prog_ld_le(b + 12, 2) : 0));
         size_t m = hv_op_encode(&op, enc, sizeof enc);
         CHECK_EQ(m, n);
         CHECK(!memcmp(enc, b, n));
@@ -810,7 +797,7 @@ static void test_sugar(void)
         CHECK_EQ(b[1], HV_E1000_TX_CTX | HV_E1000_TX_F_AUTO | HV_E1000_TX_F_TXSM |
                            HV_E1000_TX_F_VLE);
         CHECK_EQ(b[2], 1);
-        CHECK_EQ(ld(b + 6, 2), 3);
+        CHECK_EQ(hv_prog_ld_le(b + 6, 2), 3);
         const uint8_t *ip = b + 28;
         CHECK(!memcmp(ip + 12, "\x01\x02\x03\x04", 4));
         uint16_t want = csum(ip + 12, 8, 17 + 10);
@@ -823,7 +810,7 @@ static void test_sugar(void)
     if (b) {
         CHECK_EQ(b[1], HV_E1000_TX_TSO | HV_E1000_TX_F_AUTO | HV_E1000_TX_F_IXSM |
                            HV_E1000_TX_F_TXSM);
-        CHECK_EQ(ld(b + 3, 2), 536);
+        CHECK_EQ(hv_prog_ld_le(b + 3, 2), 536);
         CHECK_EQ(b[14 + 16] << 8 | b[14 + 17], 0);
         CHECK_EQ(b[14 + 24] << 8 | b[14 + 25], 0);
     }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "harness/program/hv_program.h"
+#include "harness/program/hv_program_internal.h"
 #include "harness/program/hv_text.h"
 #include "hv_test.h"
 #include "ptest.h"
@@ -78,20 +79,6 @@ static void log_ev(struct dev *d, enum ev_kind k, uint64_t a, unsigned s,
         d->log[d->n++] = (struct ev){k, a, s, v};
 }
 
-static uint64_t ld(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void st(uint8_t *p, unsigned n, uint64_t v)
-{
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* RAM at gpa; a scratch page for queues a program placed outside it (the
  * mock is lenient, the program code under test never is: the mem_*
  * callbacks check their ranges) */
@@ -108,12 +95,12 @@ static void post(struct dev *d, unsigned cqid, unsigned sqid, uint16_t cid,
 {
     struct mq *c = &d->q[cqid];
     uint8_t *e = ram(d, c->cq + 16ull * c->cqtail);
-    st(e, 4, dw0);
-    st(e + 4, 4, 0);
-    st(e + 8, 2, d->q[sqid].head);
-    st(e + 10, 2, sqid);
-    st(e + 12, 2, cid);
-    st(e + 14, 2, (uint16_t)(d->status << 1 | c->phase));
+    hv_prog_st_le(e, 4, dw0);
+    hv_prog_st_le(e + 4, 4, 0);
+    hv_prog_st_le(e + 8, 2, d->q[sqid].head);
+    hv_prog_st_le(e + 10, 2, sqid);
+    hv_prog_st_le(e + 12, 2, cid);
+    hv_prog_st_le(e + 14, 2, (uint16_t)(d->status << 1 | c->phase));
     if (++c->cqtail == c->cqsize) {
         c->cqtail = 0;
         c->phase ^= 1;
@@ -122,9 +109,9 @@ static void post(struct dev *d, unsigned cqid, unsigned sqid, uint16_t cid,
 
 static void exec_admin(struct dev *d, const uint8_t *e)
 {
-    uint32_t cdw10 = (uint32_t)ld(e + 40, 4), cdw11 = (uint32_t)ld(e + 44, 4);
+    uint32_t cdw10 = (uint32_t)hv_prog_ld_le(e + 40, 4), cdw11 = (uint32_t)hv_prog_ld_le(e + 44, 4);
     unsigned qid = cdw10 & 0xffff, size = (cdw10 >> 16) + 1;
-    uint64_t base = ld(e + 24, 8);
+    uint64_t base = hv_prog_ld_le(e + 24, 8);
     if (qid >= 8 || base < WIN || base + 64ull * size > WIN + WSIZE)
         return; /* the mock only takes queues inside the window */
     if (e[0] == 0x05) {
@@ -154,7 +141,7 @@ static void sq_doorbell(struct dev *d, unsigned qid, unsigned tail)
         if (qid == 0 && e[0] == 0x09)
             dw0 = d->granted;
         if (!d->mute)
-            post(d, qid, qid, (uint16_t)ld(e + 2, 2), dw0);
+            post(d, qid, qid, (uint16_t)hv_prog_ld_le(e + 2, 2), dw0);
     }
 }
 
@@ -287,7 +274,7 @@ static size_t op_setup(uint8_t *b, uint8_t ioqs, uint16_t qsize, uint8_t flags)
 {
     b[0] = HV_OP_NVME_SETUP;
     b[1] = ioqs;
-    st(b + 2, 2, qsize);
+    hv_prog_st_le(b + 2, 2, qsize);
     b[4] = flags;
     return 5;
 }
@@ -305,11 +292,11 @@ static size_t op_submit(uint8_t *b, const struct sub *s)
     b[1] = s->q;
     b[2] = s->flags;
     b[3] = s->opc;
-    st(b + 4, 4, s->nsid);
+    hv_prog_st_le(b + 4, 4, s->nsid);
     for (unsigned i = 0; i < 6; i++)
-        st(b + 8 + 4 * i, 4, s->cdw[i]);
-    st(b + 32, 4, s->xfer);
-    st(b + 36, 2, s->dlen);
+        hv_prog_st_le(b + 8 + 4 * i, 4, s->cdw[i]);
+    hv_prog_st_le(b + 32, 4, s->xfer);
+    hv_prog_st_le(b + 36, 2, s->dlen);
     if (s->dlen)
         memcpy(b + 38, s->data, s->dlen);
     return 38u + s->dlen;
@@ -392,25 +379,25 @@ static void test_setup_sequence(void)
     for (unsigned k = 0; k < 7 && k < d->nsqe; k++) {
         CHECK_EQ(d->sqe[k][0], opc[k]);
         CHECK_EQ(d->sqe[k][1], 0);
-        CHECK_EQ(ld(d->sqe[k] + 2, 2), k);
-        CHECK_EQ(ld(d->sqe[k] + 4, 4), 0);
+        CHECK_EQ(hv_prog_ld_le(d->sqe[k] + 2, 2), k);
+        CHECK_EQ(hv_prog_ld_le(d->sqe[k] + 4, 4), 0);
     }
-    CHECK_EQ(ld(d->sqe[0] + 24, 8), WIN + 0x10000); /* a data area page */
-    CHECK_EQ(ld(d->sqe[0] + 40, 4), 1);
-    CHECK_EQ(ld(d->sqe[1] + 40, 4), 7);
-    CHECK_EQ(ld(d->sqe[1] + 44, 4), 0x00010001);
-    CHECK_EQ(ld(d->sqe[2] + 24, 8), WIN + 0x6000);
-    CHECK_EQ(ld(d->sqe[2] + 40, 4), 0x003f0001);
-    CHECK_EQ(ld(d->sqe[2] + 44, 4), 0x00010003);
-    CHECK_EQ(ld(d->sqe[3] + 24, 8), WIN + 0x2000);
-    CHECK_EQ(ld(d->sqe[3] + 40, 4), 0x003f0001);
-    CHECK_EQ(ld(d->sqe[3] + 44, 4), 0x00010001);
-    CHECK_EQ(ld(d->sqe[4] + 24, 8), WIN + 0x7000);
-    CHECK_EQ(ld(d->sqe[4] + 40, 4), 0x003f0002);
-    CHECK_EQ(ld(d->sqe[5] + 24, 8), WIN + 0x3000);
-    CHECK_EQ(ld(d->sqe[5] + 44, 4), 0x00020001);
-    CHECK_EQ(ld(d->sqe[6] + 24, 8), WIN + 0xa000);
-    CHECK_EQ(ld(d->sqe[6] + 32, 8), WIN + 0xb000);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[0] + 24, 8), WIN + 0x10000); /* a data area page */
+    CHECK_EQ(hv_prog_ld_le(d->sqe[0] + 40, 4), 1);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[1] + 40, 4), 7);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[1] + 44, 4), 0x00010001);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[2] + 24, 8), WIN + 0x6000);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[2] + 40, 4), 0x003f0001);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[2] + 44, 4), 0x00010003);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[3] + 24, 8), WIN + 0x2000);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[3] + 40, 4), 0x003f0001);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[3] + 44, 4), 0x00010001);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[4] + 24, 8), WIN + 0x7000);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[4] + 40, 4), 0x003f0002);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[5] + 24, 8), WIN + 0x3000);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[5] + 44, 4), 0x00020001);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[6] + 24, 8), WIN + 0xa000);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[6] + 32, 8), WIN + 0xb000);
     /* last: the admin SQ tail doorbell 7, CQ head 7 */
     CHECK_EQ(d->log[d->n - 1].kind, EV_W);
     CHECK_EQ(d->log[d->n - 1].addr, BAR0 + 0x1004);
@@ -448,9 +435,9 @@ static void test_setup_reductions(void)
     CHECK(cc < d->n && d->log[cc].val == 0x460001);
     /* set features, then one queue pair of 16 */
     CHECK_EQ(d->nsqe, 3);
-    CHECK_EQ(ld(d->sqe[0] + 44, 4), 0x00030003);
-    CHECK_EQ(ld(d->sqe[1] + 40, 4), 0x000f0001);
-    CHECK_EQ(ld(d->sqe[1] + 44, 4), 0x00000003); /* INTx: vector 0 */
+    CHECK_EQ(hv_prog_ld_le(d->sqe[0] + 44, 4), 0x00030003);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[1] + 40, 4), 0x000f0001);
+    CHECK_EQ(hv_prog_ld_le(d->sqe[1] + 44, 4), 0x00000003); /* INTx: vector 0 */
     CHECK_EQ(sh.nvme.nioq, 1);
     CHECK_EQ(sh.nvme.q[1].size, 16);
     CHECK_EQ(sh.nvme.dstrd, 2);
@@ -516,12 +503,12 @@ static void test_submit_prp(void)
         return;
     CHECK_EQ(e[0], 0x01);
     CHECK_EQ(e[1], 0);
-    CHECK_EQ(ld(e + 2, 2), sh.nvme.cid - 1u);
-    CHECK_EQ(ld(e + 4, 4), 1);
-    CHECK_EQ(ld(e + 24, 8), data);
-    CHECK_EQ(ld(e + 32, 8), 0);
-    CHECK_EQ(ld(e + 40, 4), 0x800);
-    CHECK_EQ(ld(e + 48, 4), 7);
+    CHECK_EQ(hv_prog_ld_le(e + 2, 2), sh.nvme.cid - 1u);
+    CHECK_EQ(hv_prog_ld_le(e + 4, 4), 1);
+    CHECK_EQ(hv_prog_ld_le(e + 24, 8), data);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 8), 0);
+    CHECK_EQ(hv_prog_ld_le(e + 40, 4), 0x800);
+    CHECK_EQ(hv_prog_ld_le(e + 48, 4), 7);
     CHECK(!memcmp(ram(d, data), "hello", 5));
     EXPECT(0, EV_MW, data, 5, 0);
     EXPECT(1, EV_MW, WIN + 0x2000, 64, 0);
@@ -530,56 +517,56 @@ static void test_submit_prp(void)
     /* two pages: PRP2 = the second page (next buffer: page aligned) */
     s = (struct sub){.q = 1, .opc = 0x02, .xfer = 8192};
     e = submit(d, &sh, &s);
-    CHECK_EQ(ld(e + 24, 8), data + 0x1000);
-    CHECK_EQ(ld(e + 32, 8), data + 0x2000);
+    CHECK_EQ(hv_prog_ld_le(e + 24, 8), data + 0x1000);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 8), data + 0x2000);
 
     /* three pages at offset 0xe00: 4 pages touched, PRP list of 3 */
     s = (struct sub){.q = 1, .opc = 0x02, .xfer = 3 * 4096,
                      .flags = HV_NVME_F_OFFSET};
     e = submit(d, &sh, &s);
     uint64_t buf = data + 0x3000;
-    CHECK_EQ(ld(e + 24, 8), buf + 0xe00);
-    CHECK_EQ(ld(e + 32, 8), WIN + 0xc000);
+    CHECK_EQ(hv_prog_ld_le(e + 24, 8), buf + 0xe00);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 8), WIN + 0xc000);
     for (unsigned k = 0; k < 3; k++)
-        CHECK_EQ(ld(ram(d, WIN + 0xc000 + 8 * k), 8), buf + 0x1000 * (k + 1));
+        CHECK_EQ(hv_prog_ld_le(ram(d, WIN + 0xc000 + 8 * k), 8), buf + 0x1000 * (k + 1));
 
     /* PRP1 mode: no PRP2; LIST mode with 2 pages: a list of 1 */
     s = (struct sub){.q = 1, .xfer = 8192, .flags = HV_NVME_DPTR_PRP1};
     e = submit(d, &sh, &s);
-    CHECK_EQ(ld(e + 32, 8), 0);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 8), 0);
     s.flags = HV_NVME_DPTR_LIST;
     e = submit(d, &sh, &s);
-    CHECK_EQ(ld(e + 32, 8), WIN + 0xc000);
-    CHECK_EQ(ld(ram(d, WIN + 0xc000), 8), ld(e + 24, 8) + 0x1000);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 8), WIN + 0xc000);
+    CHECK_EQ(hv_prog_ld_le(ram(d, WIN + 0xc000), 8), hv_prog_ld_le(e + 24, 8) + 0x1000);
 
     /* CHAIN with 5 pages: 2 slots at the end of list page 0, the second
      * pointing to list page 1 holding pages 3..5 */
     s = (struct sub){.q = 1, .xfer = 5 * 4096, .flags = HV_NVME_DPTR_CHAIN};
     e = submit(d, &sh, &s);
-    uint64_t p1 = ld(e + 24, 8);
+    uint64_t p1 = hv_prog_ld_le(e + 24, 8);
     CHECK_EQ(p1 % 4096, 0);
-    CHECK_EQ(ld(e + 32, 8), WIN + 0xcff0);
-    CHECK_EQ(ld(ram(d, WIN + 0xcff0), 8), p1 + 0x1000);
-    CHECK_EQ(ld(ram(d, WIN + 0xcff8), 8), WIN + 0xd000);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 8), WIN + 0xcff0);
+    CHECK_EQ(hv_prog_ld_le(ram(d, WIN + 0xcff0), 8), p1 + 0x1000);
+    CHECK_EQ(hv_prog_ld_le(ram(d, WIN + 0xcff8), 8), WIN + 0xd000);
     for (unsigned k = 0; k < 3; k++)
-        CHECK_EQ(ld(ram(d, WIN + 0xd000 + 8 * k), 8), p1 + 0x1000 * (k + 2));
+        CHECK_EQ(hv_prog_ld_le(ram(d, WIN + 0xd000 + 8 * k), 8), p1 + 0x1000 * (k + 2));
 
     /* ODD: 2 bytes past the page start; NULL: no data pointer; xfer 0: none */
     s = (struct sub){.q = 1, .xfer = 16, .flags = HV_NVME_F_ODD};
     e = submit(d, &sh, &s);
-    CHECK_EQ(ld(e + 24, 8) % 4096, 2);
+    CHECK_EQ(hv_prog_ld_le(e + 24, 8) % 4096, 2);
     s.flags = HV_NVME_DPTR_NULL;
     e = submit(d, &sh, &s);
-    CHECK_EQ(ld(e + 24, 8), 0);
-    CHECK_EQ(ld(e + 32, 8), 0);
+    CHECK_EQ(hv_prog_ld_le(e + 24, 8), 0);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 8), 0);
     s = (struct sub){.q = 1, .xfer = 0};
     e = submit(d, &sh, &s);
-    CHECK_EQ(ld(e + 24, 8), 0);
+    CHECK_EQ(hv_prog_ld_le(e + 24, 8), 0);
     /* xfer is reduced mod HV_NVME_MAX_XFER + 1 */
     s = (struct sub){.q = 1, .xfer = HV_NVME_MAX_XFER + 1 + 4096};
     e = submit(d, &sh, &s);
-    CHECK(ld(e + 24, 8) != 0);
-    CHECK_EQ(ld(e + 32, 8), 0);
+    CHECK(hv_prog_ld_le(e + 24, 8) != 0);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 8), 0);
     free(d);
 }
 
@@ -593,8 +580,8 @@ static void test_submit_sgl(void)
                     .flags = HV_NVME_DPTR_SGL};
     const uint8_t *e = submit(d, &sh, &s);
     CHECK_EQ(e[1], 0x40); /* PSDT 01 */
-    uint64_t buf = ld(e + 24, 8);
-    CHECK_EQ(ld(e + 32, 4), 1000);
+    uint64_t buf = hv_prog_ld_le(e + 24, 8);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 4), 1000);
     CHECK_EQ(e[39], 0x00);
 
     /* SGL_SEG over 3 pages (offset 0xe00: 1 + 3 pages): Segment ->
@@ -602,39 +589,39 @@ static void test_submit_sgl(void)
     s = (struct sub){.q = 1, .xfer = 3 * 4096,
                      .flags = HV_NVME_DPTR_SGL_SEG | HV_NVME_F_OFFSET};
     e = submit(d, &sh, &s);
-    CHECK_EQ(ld(e + 24, 8), WIN + 0xe000);
-    CHECK_EQ(ld(e + 32, 4), 32);
+    CHECK_EQ(hv_prog_ld_le(e + 24, 8), WIN + 0xe000);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 4), 32);
     CHECK_EQ(e[39], 0x20);
     const uint8_t *g = ram(d, WIN + 0xe000);
-    buf = ld(g, 8);
+    buf = hv_prog_ld_le(g, 8);
     CHECK_EQ(buf % 4096, 0xe00);
-    CHECK_EQ(ld(g + 8, 4), 0x200);
+    CHECK_EQ(hv_prog_ld_le(g + 8, 4), 0x200);
     CHECK_EQ(g[15], 0x00);
-    CHECK_EQ(ld(g + 16, 8), WIN + 0xf000);
-    CHECK_EQ(ld(g + 24, 4), 48);
+    CHECK_EQ(hv_prog_ld_le(g + 16, 8), WIN + 0xf000);
+    CHECK_EQ(hv_prog_ld_le(g + 24, 4), 48);
     CHECK_EQ(g[31], 0x30);
     const uint8_t *h = ram(d, WIN + 0xf000);
-    CHECK_EQ(ld(h, 8), buf + 0x200);
-    CHECK_EQ(ld(h + 8, 4), 4096);
-    CHECK_EQ(ld(h + 32, 8), buf + 0x2200);
-    CHECK_EQ(ld(h + 40, 4), 3 * 4096 - 0x200 - 2 * 4096);
+    CHECK_EQ(hv_prog_ld_le(h, 8), buf + 0x200);
+    CHECK_EQ(hv_prog_ld_le(h + 8, 4), 4096);
+    CHECK_EQ(hv_prog_ld_le(h + 32, 8), buf + 0x2200);
+    CHECK_EQ(hv_prog_ld_le(h + 40, 4), 3 * 4096 - 0x200 - 2 * 4096);
 
     /* one page: Last Segment -> [block] */
     s = (struct sub){.q = 1, .xfer = 512, .flags = HV_NVME_DPTR_SGL_SEG};
     e = submit(d, &sh, &s);
     CHECK_EQ(e[39], 0x30);
-    CHECK_EQ(ld(e + 32, 4), 16);
-    CHECK_EQ(ld(ram(d, WIN + 0xe008), 4), 512);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 4), 16);
+    CHECK_EQ(hv_prog_ld_le(ram(d, WIN + 0xe008), 4), 512);
 
     /* bit bucket: [block of 2048 - 1024, bit bucket of 1024] */
     s = (struct sub){.q = 1, .xfer = 2048, .flags = HV_NVME_DPTR_SGL_BB};
     e = submit(d, &sh, &s);
     CHECK_EQ(e[39], 0x30);
-    CHECK_EQ(ld(e + 32, 4), 32);
+    CHECK_EQ(hv_prog_ld_le(e + 32, 4), 32);
     g = ram(d, WIN + 0xe000);
-    CHECK_EQ(ld(g + 8, 4), 1024);
+    CHECK_EQ(hv_prog_ld_le(g + 8, 4), 1024);
     CHECK_EQ(g[15], 0x00);
-    CHECK_EQ(ld(g + 24, 4), 1024);
+    CHECK_EQ(hv_prog_ld_le(g + 24, 4), 1024);
     CHECK_EQ(g[31], 0x10);
     free(d);
 }
@@ -701,15 +688,15 @@ static void test_dbbuf(void)
     EXPECT(2, EV_MW, sqdb, 4, 0);
     EXPECT(3, EV_MR, sqei, 4, 0);
     EXPECT(4, EV_W, BAR0 + 0x1008, 4, 1);
-    CHECK_EQ(ld(ram(d, sqdb), 4), 1);
-    CHECK_EQ(ld(ram(d, cqdb), 4), 1);
+    CHECK_EQ(hv_prog_ld_le(ram(d, sqdb), 4), 1);
+    CHECK_EQ(hv_prog_ld_le(ram(d, cqdb), 4), 1);
     /* event index still 0: new 2, old 1 -> no MMIO write */
     unsigned from = d->n;
     submit(d, &sh, &s);
     CHECK_EQ(count(d, from, EV_W, BAR0 + 0x1008), 0);
-    CHECK_EQ(ld(ram(d, sqdb), 4), 2);
+    CHECK_EQ(hv_prog_ld_le(ram(d, sqdb), 4), 2);
     /* the controller asks for an event at 2: new 3, old 2 -> ring */
-    st(ram(d, sqei), 4, 2);
+    hv_prog_st_le(ram(d, sqei), 4, 2);
     from = d->n;
     submit(d, &sh, &s);
     CHECK_EQ(count(d, from, EV_W, BAR0 + 0x1008), 1);
@@ -786,12 +773,12 @@ static void test_decode_encode(void)
             CHECK_EQ(n, 0);
             continue;
         }
-        if (b[0] == HV_OP_NVME_SUBMIT && len < hdr + ld(b + 36, 2)) {
+        if (b[0] == HV_OP_NVME_SUBMIT && len < hdr + hv_prog_ld_le(b + 36, 2)) {
             CHECK_EQ(n, 0);
             continue;
         }
         CHECK(op.known);
-        CHECK_EQ(n, b[0] == HV_OP_NVME_SETUP ? 5 : 38 + ld(b + 36, 2));
+        CHECK_EQ(n, b[0] == HV_OP_NVME_SETUP ? 5 : 38 + hv_prog_ld_le(b + 36, 2));
         size_t m = hv_op_encode(&op, enc, sizeof enc);
         CHECK_EQ(m, n);
         CHECK(!memcmp(enc, b, n));

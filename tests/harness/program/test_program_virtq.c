@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness/program/hv_program.h"
+#include "harness/program/hv_program_internal.h"
 #include "hv_test.h"
 #include "targets/virtio/virtio_regs.h"
 
@@ -159,23 +160,15 @@ static struct dev *dev_new(void)
     return d;
 }
 
-static uint64_t ld(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 /* the 16-byte descriptor `slot` of a table at window offset `tbl` */
 static void desc_at(struct dev *d, uint32_t tbl, unsigned slot, uint64_t *addr,
                     uint32_t *len, uint16_t *flags, uint16_t *next)
 {
     const uint8_t *p = d->ram + tbl + 16 * slot;
-    *addr = ld(p, 8);
-    *len = (uint32_t)ld(p + 8, 4);
-    *flags = (uint16_t)ld(p + 12, 2);
-    *next = (uint16_t)ld(p + 14, 2);
+    *addr = hv_prog_ld_le(p, 8);
+    *len = (uint32_t)hv_prog_ld_le(p + 8, 4);
+    *flags = (uint16_t)hv_prog_ld_le(p + 12, 2);
+    *next = (uint16_t)hv_prog_ld_le(p + 14, 2);
 }
 
 #define EXPECT(i, k, a, s, v)                                                  \
@@ -392,9 +385,9 @@ static void test_submit_direct(void)
     CHECK_EQ(nx, 0);
     CHECK(!memcmp(d->ram + 0x10000, hdr, 16));
     /* avail: flags 0, ring[0] = head 0, idx 1 */
-    CHECK_EQ(ld(d->ram + 0x1000, 2), 0);
-    CHECK_EQ(ld(d->ram + 0x1002, 2), 1);
-    CHECK_EQ(ld(d->ram + 0x1004, 2), 0);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1000, 2), 0);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1002, 2), 1);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1004, 2), 0);
     /* the avail idx write is the last memory write, then the kick */
     CHECK_EQ(d->log[d->n - 2].kind, EV_MW);
     CHECK_EQ(d->log[d->n - 2].addr, WIN + 0x1002);
@@ -440,7 +433,7 @@ static void test_submit_data(void)
     for (unsigned i = 0; i < 30; i++)
         CHECK_EQ(d->ram[a - WIN + i], 0);
     /* NO_INTERRUPT in the avail flags; NOKICK: no register write at all */
-    CHECK_EQ(ld(d->ram + 0x1000, 2), VIRTQ_AVAIL_F_NO_INTERRUPT);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1000, 2), VIRTQ_AVAIL_F_NO_INTERRUPT);
     CHECK(d->log[d->n - 1].kind == EV_MW);
     free(d);
 }
@@ -484,10 +477,10 @@ static void test_submit_indirect(void)
     CHECK_EQ(fl, VIRTQ_DESC_F_WRITE);
     CHECK_EQ(nx, 0);
     /* avail ring of queue 1, kick of queue 1 */
-    CHECK_EQ(ld(d->ram + q1 + 0x1002, 2), 2);
-    CHECK_EQ(ld(d->ram + q1 + 0x1004, 2), 0);
-    CHECK_EQ(ld(d->ram + q1 + 0x1006, 2), 1);
-    CHECK_EQ(ld(d->ram + 0x1002, 2), 0); /* queue 0 untouched */
+    CHECK_EQ(hv_prog_ld_le(d->ram + q1 + 0x1002, 2), 2);
+    CHECK_EQ(hv_prog_ld_le(d->ram + q1 + 0x1004, 2), 0);
+    CHECK_EQ(hv_prog_ld_le(d->ram + q1 + 0x1006, 2), 1);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1002, 2), 0); /* queue 0 untouched */
     EXPECT(d->n - 1, EV_W, NOTIFY + 4, 2, 1);
     free(d);
 }
@@ -509,12 +502,12 @@ static void test_submit_wrap(void)
     CHECK_EQ(hv_program_run(L, prog, n, &dev_ops, d, &sh), 7);
     CHECK_EQ(sh.vq[0].size, 4);
     CHECK_EQ(sh.vq[0].avail_idx, 6);
-    CHECK_EQ(ld(d->ram + 0x1002, 2), 6);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1002, 2), 6);
     /* heads: 0, 3, 2, 1, 0, 3; ring[i % 4] holds the latest */
-    CHECK_EQ(ld(d->ram + 0x1004 + 2 * 0, 2), 0); /* submission 4 */
-    CHECK_EQ(ld(d->ram + 0x1004 + 2 * 1, 2), 3); /* submission 5 */
-    CHECK_EQ(ld(d->ram + 0x1004 + 2 * 2, 2), 2);
-    CHECK_EQ(ld(d->ram + 0x1004 + 2 * 3, 2), 1);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1004 + 2 * 0, 2), 0); /* submission 4 */
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1004 + 2 * 1, 2), 3); /* submission 5 */
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1004 + 2 * 2, 2), 2);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1004 + 2 * 3, 2), 1);
     CHECK_EQ(sh.vq[0].next_desc, (6 * 3) % 4);
     /* the chain of submission 5 (slots 3, 0, 1): next fields wrap */
     uint64_t a;
@@ -563,7 +556,7 @@ static void test_submit_edges(void)
     for (unsigned i = 0; i < 4; i++)
         n += op_submit(prog + n, 0, HV_SUBMIT_F_NOKICK, 0, 1, big, NULL, 0);
     CHECK_EQ(hv_program_run(L, prog, n, &dev_ops, d, &sh), 6);
-    CHECK_EQ(ld(d->ram + 0x1004, 2), 0);   /* head 0, nothing written */
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1004, 2), 0);   /* head 0, nothing written */
     CHECK_EQ(sh.vq[0].avail_idx, 5);
     uint64_t a;
     uint32_t len;
@@ -586,8 +579,8 @@ static void test_submit_edges(void)
     n += op_submit(prog + n, 0, 0, 1, 1, lens, (const uint8_t *)"0123456789abcdef", 16);
     n += op_setup(prog + n, 0, 0, 8);
     hv_program_run(L, prog, n, &dev_ops, d, &sh);
-    CHECK_EQ(ld(d->ram + 0x1002, 2), 0);
-    CHECK_EQ(ld(d->ram + 0x0000, 8), 0);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1002, 2), 0);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x0000, 8), 0);
     CHECK_EQ(sh.vq[0].avail_idx, 0);
     CHECK_EQ(sh.vq[0].next_desc, 0);
     free(d);
@@ -609,11 +602,11 @@ static void test_submit_event_idx(void)
     n += op_submit(prog + n, 0, HV_SUBMIT_F_NO_INTERRUPT, 1, 1, lens, hdr, 16);
     hv_program_run(L, prog, before, &dev_ops, d, &sh);
     CHECK_EQ(sh.features, (1ull << VIRTIO_F_EVENT_IDX) | (1ull << 32));
-    CHECK_EQ(ld(d->ram + 0x1004 + 2 * 8, 2), 1); /* used_event = 1 */
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1004 + 2 * 8, 2), 1); /* used_event = 1 */
     CHECK_EQ(d->log[d->n - 2].addr, WIN + 0x1002); /* idx still last */
     hv_program_run(L, prog, n, &dev_ops, d, &sh);
-    CHECK_EQ(ld(d->ram + 0x1004 + 2 * 8, 2), 1); /* 2 - 1 */
-    CHECK_EQ(ld(d->ram + 0x1000, 2), VIRTQ_AVAIL_F_NO_INTERRUPT);
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1004 + 2 * 8, 2), 1); /* 2 - 1 */
+    CHECK_EQ(hv_prog_ld_le(d->ram + 0x1000, 2), VIRTQ_AVAIL_F_NO_INTERRUPT);
     free(d);
 
     d = dev_new();
