@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "hv_test.h"
+#include "hv_trace.h"
 #include "targets/common/hv_device.h"
 #include "targets/nvme/nvme.h"
 #include "targets/nvme/nvme_regs.h"
@@ -153,22 +154,15 @@ static void on_trace(void *opaque, const char *line)
 
 static void cfg_read(struct replay *r, unsigned off, uint32_t want)
 {
-    static const unsigned sizes[] = {1, 2, 4};
-    uint32_t got = 0;
+    uint32_t got;
 
     if (off >= HV_PCI_CFG_SIZE) {
         r->cfg_skipped++;
         return;
     }
     r->cfg_reads++;
-    for (int i = 0; i < 3; i++) {
-        if (off % sizes[i])
-            continue;
-        got = hv_bus_cfg_read(r->m, TR_BDF, off, sizes[i]);
-        if (got == want)
-            return;
-    }
-    fail(r, "pci_cfg_read", want, got);
+    if (!hv_trace_cfg_read_matches(r->m, TR_BDF, off, want, &got))
+        fail(r, "pci_cfg_read", want, got);
 }
 
 static unsigned cfg_write_size(unsigned off)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "vtest.h"
+#include "hv_trace.h"
 
 #ifndef VT_TRACE_FILE
 #error "VT_TRACE_FILE must name the trace"
@@ -44,18 +45,11 @@ static unsigned cfg_write_size(unsigned off)
 
 static void cfg_read(struct replay *r, unsigned off, uint32_t want)
 {
-    static const unsigned sizes[] = {1, 2, 4};
-    uint32_t got = 0;
+    uint32_t got;
 
     r->reads++;
-    for (int i = 0; i < 3; i++) {
-        if (off % sizes[i])
-            continue;
-        got = hv_bus_cfg_read(r->m, VT_BDF, off, sizes[i]);
-        if (got == want)
-            return;
-    }
-    mismatch(r, "pci_cfg_read", want, got);
+    if (!hv_trace_cfg_read_matches(r->m, VT_BDF, off, want, &got))
+        mismatch(r, "pci_cfg_read", want, got);
 }
 
 static bool is_ring_address(uint64_t addr)
