@@ -183,6 +183,7 @@ void tpm_reset(struct tpm *t)
     memset(&t->s, 0, sizeof(t->s));
     memset(t->nv_data, 0, TPM_MAX_NV_TOTAL_BYTES);
     t->s.version = TPM_STATE_VERSION;
+    t->s.exclusive_audit = TPM_RH_UNASSIGNED;
     t->s.seed = seed;
     drbg_seed(t);
     tpm_init(t);
@@ -248,7 +249,9 @@ static bool state_consistent(const struct tpm_state *s)
 
         ok = !se->used ||
              (tpm_hash_size(se->auth_hash) && digest_ok(&se->nonce_tpm) &&
-              digest_ok(&se->session_key) && digest_ok(&se->bind_auth));
+              digest_ok(&se->session_key) && digest_ok(&se->bind_auth) &&
+              (se->sym_alg == TPM_ALG_NULL || se->sym_alg == TPM_ALG_XOR ||
+               tpm_sym_block_size(se->sym_alg, se->sym_bits)));
     }
     return ok;
 }
@@ -407,6 +410,7 @@ static size_t write_success(struct tpm *t, struct tpm_cmd *c, uint8_t *rsp,
 {
     struct tpm_out o = {.p = rsp, .cap = cap};
 
+    tpm_respond_sessions(t, c);
     out_u16(&o, c->tag);
     out_u32(&o, 0); /* size, patched below */
     out_u32(&o, TPM_RC_SUCCESS);
@@ -462,6 +466,7 @@ size_t tpm_execute(struct tpm *t, const uint8_t *cmd, size_t len,
     TPM_RC rc;
 
     memset(c, 0, sizeof(*c));
+    c->decrypt_idx = c->encrypt_idx = c->audit_idx = -1;
     c->rp = (struct tpm_out){.p = c->rp_buf, .cap = sizeof(c->rp_buf)};
     rc = run_command(t, c, cmd, len);
     if (t->store)
@@ -511,6 +516,7 @@ static TPM_RC cmd_startup(struct tpm *t, struct tpm_cmd *c)
     tpm_nv_startup(t, su == TPM_SU_CLEAR);
     t->s.started = true;
     t->s.da_used = false;
+    t->s.exclusive_audit = TPM_RH_UNASSIGNED;
     t->s.shutdown_type = TPM_SU_CLEAR; /* a Resume needs a new Shutdown(STATE) */
     return TPM_RC_SUCCESS;
 }

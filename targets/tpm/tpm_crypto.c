@@ -85,3 +85,77 @@ TPM_RC in_hash_alg(struct tpm_in *in, bool allow_null, uint16_t *alg)
         return TPM_RC_SUCCESS;
     return TPM_RC_HASH;
 }
+
+/* KDFa (Part 1 11.4.10.2): HMAC(key, i || label || 0 || u || v || bits)
+ * for i = 1, 2, ... until `len` bytes are out (whole bytes only). */
+bool tpm_kdfa(uint16_t alg, const uint8_t *key, size_t key_len,
+              const char *label, const uint8_t *u, size_t u_len,
+              const uint8_t *v, size_t v_len, uint8_t *out, size_t len)
+{
+    unsigned hlen = tpm_hash_size(alg);
+    uint8_t ctr[4], bits[4], block[TPM_MAX_DIGEST_SIZE];
+    const void *parts[] = {ctr, label, "", u, v, bits};
+    size_t lens[] = {4, strlen(label), 1, u_len, v_len, 4};
+
+    if (!hlen || len > UINT32_MAX / 8)
+        return false;
+    st_be32(bits, (uint32_t)(len * 8));
+    for (uint32_t i = 1; len; i++) {
+        size_t n = len < hlen ? len : hlen;
+
+        st_be32(ctr, i);
+        if (!tpm_hmac(alg, key, key_len, parts, lens, 6, block))
+            return false;
+        memcpy(out, block, n);
+        out += n;
+        len -= n;
+    }
+    return true;
+}
+
+static const EVP_CIPHER *cfb_cipher(uint16_t alg, uint16_t bits)
+{
+    switch (alg) {
+    case TPM_ALG_AES:
+        return bits == 128 ? EVP_aes_128_cfb128()
+               : bits == 192 ? EVP_aes_192_cfb128()
+               : bits == 256 ? EVP_aes_256_cfb128() : NULL;
+    case TPM_ALG_CAMELLIA:
+        return bits == 128 ? EVP_camellia_128_cfb128()
+               : bits == 192 ? EVP_camellia_192_cfb128()
+               : bits == 256 ? EVP_camellia_256_cfb128() : NULL;
+    case TPM_ALG_TDES:
+        return bits == 128 ? EVP_des_ede_cfb64()
+               : bits == 192 ? EVP_des_ede3_cfb64() : NULL;
+    default:
+        return NULL;
+    }
+}
+
+unsigned tpm_sym_block_size(uint16_t alg, uint16_t bits)
+{
+    const EVP_CIPHER *c = cfb_cipher(alg, bits);
+
+    return c ? (unsigned)EVP_CIPHER_get_iv_length(c) : 0;
+}
+
+/* In-place CFB (full-block feedback, as the TPM's CryptSymmetricEncrypt). */
+bool tpm_cfb(uint16_t alg, uint16_t bits, const uint8_t *key,
+             const uint8_t *iv, bool encrypt, uint8_t *data, size_t len)
+{
+    const EVP_CIPHER *cipher = cfb_cipher(alg, bits);
+    EVP_CIPHER_CTX *ctx;
+    int out_len = 0;
+    bool ok;
+
+    if (!cipher || len > INT32_MAX)
+        return false;
+    if (!len)
+        return true;
+    ctx = EVP_CIPHER_CTX_new();
+    ok = ctx && EVP_CipherInit_ex(ctx, cipher, NULL, key, iv, encrypt) &&
+         EVP_CipherUpdate(ctx, data, &out_len, data, (int)len) &&
+         (size_t)out_len == len;
+    EVP_CIPHER_CTX_free(ctx);
+    return ok;
+}

@@ -12,7 +12,7 @@
 #include "targets/tpm/tpm_marshal.h"
 #include "targets/tpm/tpm_types.h"
 
-#define TPM_STATE_VERSION 1u
+#define TPM_STATE_VERSION 2u
 #define TPM_PCR_BANKS 2 /* SHA-1 and SHA-256 allocated */
 /* libtpms 0.9 reports pcrUpdateCounter 20 right after Startup(CLEAR). */
 #define TPM_PCR_COUNTER_AT_STARTUP 20u
@@ -20,11 +20,17 @@
 struct tpm_session {
     bool used;
     uint32_t handle;
-    uint32_t bind; /* TPM_RH_NULL: unbound */
+    uint32_t bind; /* TPM_RH_NULL: unbound (and once used for audit) */
     struct tpm2b_digest bind_auth;
     uint16_t auth_hash;
     struct tpm2b_digest nonce_tpm;
     struct tpm2b_digest session_key; /* empty: unsalted, unbound */
+    uint16_t sym_alg;  /* parameter encryption: NULL, XOR or a CFB cipher */
+    uint16_t sym_bits; /* key bits of a CFB cipher */
+    bool is_trial;     /* a trial policy session: authorizes nothing */
+    bool is_audit;     /* has been used for audit (libtpms isAudit) */
+    bool is_da_bound;  /* bound to a DA-protected entity */
+    bool is_lockout_bound;
 };
 
 struct tpm_nv_index {
@@ -42,6 +48,7 @@ struct tpm_state {
     uint32_t version;
     bool started;
     bool da_used;        /* cleared at Startup, see tpm_session.c */
+    uint32_t exclusive_audit; /* the exclusive audit session, or TPM_RH_UNASSIGNED */
     uint32_t failed_tries;   /* dictionary-attack counter */
     bool lockout_locked;     /* a lockoutAuth failure disables lockoutAuth */
     uint16_t shutdown_type; /* last Shutdown; TPM_SU_STATE allows Resume */
@@ -86,7 +93,7 @@ struct tpm_auth {
     struct tpm2b_digest nonce_caller;
     uint8_t attrs;
     struct tpm2b_digest hmac;
-    uint32_t entity; /* handle it authorizes; TPM_RH_NULL if none */
+    uint32_t entity; /* handle it authorizes; TPM_RH_UNASSIGNED if none */
 };
 
 struct tpm_cmd_desc;
@@ -102,6 +109,8 @@ struct tpm_cmd {
     size_t param_len;
     struct tpm_auth auth[TPM_MAX_SESSIONS_PER_CMD];
     unsigned n_auth;
+    int decrypt_idx, encrypt_idx, audit_idx; /* session index, -1: none */
+    uint8_t param_copy[TPM_MAX_COMMAND_SIZE]; /* decrypted parameters */
     bool has_rsp_handle;
     uint32_t rsp_handle;
     bool params_ended;
@@ -152,7 +161,6 @@ static inline TPM_RC rc_session(TPM_RC rc, unsigned n)
 #define TRANSIENT_FIRST 0x80000000u
 #define POLICY_SESSION_FIRST 0x03000000u
 #define TPM_MAX_LOADED_OBJECTS 3u
-#define TPM_RC_POLICY_FAIL 0x09Du
 #define TPM_RC_NV_UNAVAILABLE 0x923u /* warning: NV not accessible now */
 
 /* tpm.c */
@@ -171,10 +179,19 @@ bool tpm_hmac(uint16_t alg, const uint8_t *key, size_t key_len,
               const void *const *parts, const size_t *lens, unsigned n,
               uint8_t *out);
 TPM_RC in_hash_alg(struct tpm_in *in, bool allow_null, uint16_t *alg);
+bool tpm_kdfa(uint16_t alg, const uint8_t *key, size_t key_len,
+              const char *label, const uint8_t *u, size_t u_len,
+              const uint8_t *v, size_t v_len, uint8_t *out, size_t len);
+unsigned tpm_sym_block_size(uint16_t alg, uint16_t bits); /* 0: unsupported */
+bool tpm_cfb(uint16_t alg, uint16_t bits, const uint8_t *key,
+             const uint8_t *iv, bool encrypt, uint8_t *data, size_t len);
 
 /* tpm_session.c */
 TPM_RC tpm_parse_sessions(struct tpm *t, struct tpm_cmd *c, struct tpm_in *in);
 TPM_RC tpm_check_auth(struct tpm *t, struct tpm_cmd *c);
+/* After a successful command, before its response parameters are
+ * marshalled: new nonces, response parameter encryption, audit status. */
+void tpm_respond_sessions(struct tpm *t, struct tpm_cmd *c);
 void tpm_write_rsp_sessions(struct tpm *t, struct tpm_cmd *c,
                             struct tpm_out *o);
 unsigned tpm_sessions_loaded(const struct tpm *t);

@@ -1,11 +1,14 @@
 /*
  * Authorization: TPM 2.0 Library spec Part 1 section 19 (password
  * authorizations 19.6.4, HMAC sessions 19.6.5, session key 19.6.8 with
- * KDFa of 11.4.10.2) and the authorization area of Part 1 section 18.7;
- * commands StartAuthSession (Part 3 11.1), FlushContext (28.4) and
- * HierarchyChangeAuth (24.8). Sessions: unsalted, bound or unbound, with
- * TPM_ALG_NULL symmetric (no parameter encryption). Policy sessions can be
- * started and flushed but do not authorize (known gap).
+ * KDFa of 11.4.10.2), audit sessions (19.6.11 without the audit digest),
+ * parameter encryption (21: XOR and CFB) and the authorization area of
+ * Part 1 section 18.7; commands StartAuthSession (Part 3 11.1),
+ * FlushContext (28.4) and HierarchyChangeAuth (24.8). Sessions are
+ * unsalted, bound or unbound. Policy sessions authorize as a session that
+ * no policy command has touched (policy commands are not implemented).
+ * The order of the checks and the codes are libtpms 0.9's
+ * (SessionProcess.c).
  */
 #include "targets/tpm/tpm_int.h"
 
@@ -115,31 +118,14 @@ static TPM_RC check_session_loaded(struct tpm *t, uint32_t h, unsigned n)
     return s->handle == h ? TPM_RC_SUCCESS : rc_session(TPM_RC_HANDLE, n);
 }
 
-/* A password session cannot audit or encrypt (Part 1 19.6.4): libtpms
- * refuses every attribute but continueSession. (On HMAC sessions it
- * ignores auditExclusive/auditReset without audit.) */
-static TPM_RC check_password_attributes(const struct tpm_auth *a)
+/* RcSafeAddToResult: only a format-one code carries the session number. */
+static TPM_RC rc_in_session(TPM_RC rc, unsigned n)
 {
-    if (a->handle == TPM_RS_PW && (a->attrs & ~TPMA_SESSION_CONTINUE))
-        return TPM_RC_ATTRIBUTES;
-    if (a->handle == TPM_RS_PW && a->nonce_caller.size)
-        return TPM_RC_NONCE;
-    return TPM_RC_SUCCESS;
-}
-
-
-/* A session that authorizes no handle must audit or encrypt. */
-static TPM_RC check_extra_session(const struct tpm_auth *a)
-{
-    uint8_t uses = TPMA_SESSION_AUDIT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_DECRYPT;
-
-    if (a->handle == TPM_RS_PW)
-        return TPM_RC_HANDLE;
-    return a->attrs & uses ? TPM_RC_SUCCESS : TPM_RC_ATTRIBUTES;
+    return (rc & TPM_RC_FMT1) && !(rc & 0xF00) ? rc_session(rc, n) : rc;
 }
 
 /* Parameter encryption applies to a first command (decrypt) or response
- * (encrypt) parameter that is a TPM2B. */
+ * (encrypt) parameter that is a TPM2B (libtpms DecryptSize/EncryptSize). */
 static bool first_param_is_tpm2b(uint32_t cc, bool response)
 {
     switch (cc) {
@@ -162,19 +148,6 @@ static bool first_param_is_tpm2b(uint32_t cc, bool response)
     }
 }
 
-/* Encryption where the command has no TPM2B to encrypt is
- * TPM_RC_ATTRIBUTES; otherwise it needs a symmetric algorithm, which no
- * session here has (known gap): TPM_RC_SYMMETRIC. */
-static TPM_RC check_encryption(uint32_t cc, uint8_t attrs)
-{
-    if (((attrs & TPMA_SESSION_DECRYPT) && !first_param_is_tpm2b(cc, false)) ||
-        ((attrs & TPMA_SESSION_ENCRYPT) && !first_param_is_tpm2b(cc, true)))
-        return TPM_RC_ATTRIBUTES;
-    if (attrs & (TPMA_SESSION_DECRYPT | TPMA_SESSION_ENCRYPT))
-        return TPM_RC_SYMMETRIC;
-    return TPM_RC_SUCCESS;
-}
-
 static TPM_RC unmarshal_session(struct tpm_in *in, struct tpm_auth *a)
 {
     TPM_RC rc = in_u32(in, &a->handle);
@@ -192,17 +165,67 @@ static TPM_RC unmarshal_session(struct tpm_in *in, struct tpm_auth *a)
     return rc;
 }
 
-static TPM_RC check_session(struct tpm *t, uint32_t cc,
-                            const struct tpm_auth *a, unsigned n)
+/* A password session cannot audit or encrypt (Part 1 19.6.4): libtpms
+ * refuses every attribute but continueSession. */
+static TPM_RC check_password_session(const struct tpm_auth *a)
 {
+    if (a->attrs & ~TPMA_SESSION_CONTINUE)
+        return TPM_RC_ATTRIBUTES;
+    return a->nonce_caller.size ? TPM_RC_NONCE : TPM_RC_SUCCESS;
+}
+
+/* decrypt / encrypt: a TPM2B to work on, one session each, a cipher. */
+static TPM_RC check_crypt_use(const struct tpm_session *s, uint32_t cc,
+                              bool response, int *idx, unsigned i)
+{
+    if (!first_param_is_tpm2b(cc, response) || *idx >= 0)
+        return TPM_RC_ATTRIBUTES;
+    if (s->sym_alg == TPM_ALG_NULL)
+        return TPM_RC_SYMMETRIC;
+    *idx = (int)i;
+    return TPM_RC_SUCCESS;
+}
+
+/* audit: one session, not a policy one; auditExclusive asks that the
+ * session still be the exclusive audit session (Part 1 19.6.11). */
+static TPM_RC check_audit_use(struct tpm *t, struct tpm_cmd *c,
+                              const struct tpm_session *s,
+                              const struct tpm_auth *a, unsigned i)
+{
+    if (c->audit_idx >= 0 || TPM_HANDLE_TYPE(a->handle) == TPM_HT_POLICY_SESSION)
+        return TPM_RC_ATTRIBUTES;
+    if (!(a->attrs & TPMA_SESSION_AUDITRESET) && s->is_audit &&
+        (a->attrs & TPMA_SESSION_AUDITEXCLUSIVE) &&
+        t->s.exclusive_audit != a->handle)
+        return TPM_RC_EXCLUSIVE; /* no session number (libtpms) */
+    c->audit_idx = (int)i;
+    return TPM_RC_SUCCESS;
+}
+
+/* libtpms RetrieveSessionData: the checks on session i (0-based). */
+static TPM_RC check_session(struct tpm *t, struct tpm_cmd *c, unsigned i)
+{
+    const struct tpm_auth *a = &c->auth[i];
+    const struct tpm_session *s;
     TPM_RC rc;
 
-    if (a->handle != TPM_RS_PW && (rc = check_session_loaded(t, a->handle, n)))
+    if (a->handle == TPM_RS_PW)
+        return rc_in_session(check_password_session(a), i + 1);
+    if ((rc = check_session_loaded(t, a->handle, i + 1)))
         return rc;
-    rc = check_password_attributes(a);
-    if (!rc)
-        rc = check_encryption(cc, a->attrs);
-    return rc ? rc_session(rc, n) : TPM_RC_SUCCESS;
+    s = session_of(t, a->handle);
+    for (unsigned j = 0; j < i; j++)
+        if (c->auth[j].handle == a->handle)
+            return rc_session(TPM_RC_HANDLE, i + 1);
+    if ((a->attrs & TPMA_SESSION_DECRYPT) &&
+        (rc = check_crypt_use(s, c->cc, false, &c->decrypt_idx, i)))
+        return rc_session(rc, i + 1);
+    if ((a->attrs & TPMA_SESSION_ENCRYPT) &&
+        (rc = check_crypt_use(s, c->cc, true, &c->encrypt_idx, i)))
+        return rc_session(rc, i + 1);
+    if ((a->attrs & TPMA_SESSION_AUDIT) && (rc = check_audit_use(t, c, s, a, i)))
+        return rc_in_session(rc, i + 1);
+    return TPM_RC_SUCCESS;
 }
 
 /* libtpms's NO_SESSIONS commands (of those implemented here). */
@@ -211,9 +234,8 @@ static bool sessions_allowed(uint32_t cc)
     return cc != TPM_CC_Startup && cc != TPM_CC_FlushContext;
 }
 
-/* Each session is unmarshalled then checked before the next one; the
- * sessions that authorize no handle are judged once all are read (libtpms
- * ParseSessionBuffer). */
+/* Each session is unmarshalled then checked before the next one (libtpms
+ * RetrieveSessionData); then every authorization handle needs a session. */
 TPM_RC tpm_parse_sessions(struct tpm *t, struct tpm_cmd *c, struct tpm_in *in)
 {
     uint32_t auth_size;
@@ -235,15 +257,12 @@ TPM_RC tpm_parse_sessions(struct tpm *t, struct tpm_cmd *c, struct tpm_in *in)
             return rc_session(TPM_RC_SIZE, TPM_MAX_SESSIONS_PER_CMD + 1);
         if ((rc = unmarshal_session(&area, a)))
             return rc_session(rc, c->n_auth + 1);
-        if ((rc = check_session(t, c->cc, a, c->n_auth + 1)))
+        if ((rc = check_session(t, c, c->n_auth)))
             return rc;
         a->entity = c->n_auth < c->desc->auth_handles ? c->handles[c->n_auth]
-                                                       : TPM_RH_NULL;
+                                                       : TPM_RH_UNASSIGNED;
         c->n_auth++;
     }
-    for (unsigned i = c->desc->auth_handles; i < c->n_auth; i++)
-        if ((rc = check_extra_session(&c->auth[i])))
-            return rc_session(rc, i + 1);
     return c->n_auth < c->desc->auth_handles ? TPM_RC_AUTH_MISSING
                                              : TPM_RC_SUCCESS;
 }
@@ -256,15 +275,14 @@ static void kdfa_digest(uint16_t alg, const struct tpm2b_digest *key,
                         const struct tpm2b_digest *v, struct tpm2b_digest *out)
 {
     unsigned size = tpm_hash_size(alg);
-    uint8_t ctr[4] = {0, 0, 0, 1}, bits[4];
-    const void *parts[] = {ctr, label, "", u->b, v->b, bits};
-    size_t lens[] = {4, strlen(label), 1, u->size, v->size, 4};
 
-    st_be32(bits, size * 8);
-    tpm_hmac(alg, key->b, key->size, parts, lens, 6, out->b);
+    tpm_kdfa(alg, key->b, key->size, label, u->b, u->size, v->b, v->size,
+             out->b, size);
     out->size = (uint16_t)size;
 }
 
+/* IsSessionBindEntity: an HMAC session bound to this entity, whose
+ * authValue is still the one it was bound with. */
 static bool session_bound_to(struct tpm *t, const struct tpm_session *s,
                              uint32_t entity)
 {
@@ -277,8 +295,18 @@ static bool session_bound_to(struct tpm *t, const struct tpm_session *s,
            !memcmp(auth.b, s->bind_auth.b, auth.size);
 }
 
-/* HMAC key: sessionKey || authValue, without the authValue when the session
- * is bound to the entity it authorizes. */
+/* libtpms includeAuth: the entity's authValue goes into the HMAC key
+ * (HMAC sessions not bound to the entity; never for policy sessions here,
+ * which cannot ask for PolicyAuthValue/PolicyPassword). */
+static bool include_auth(struct tpm *t, const struct tpm_session *s,
+                         uint32_t entity)
+{
+    return entity != TPM_RH_UNASSIGNED &&
+           TPM_HANDLE_TYPE(s->handle) == TPM_HT_HMAC_SESSION &&
+           !session_bound_to(t, s, entity);
+}
+
+/* HMAC key: sessionKey || authValue when included. */
 static size_t hmac_key(struct tpm *t, const struct tpm_session *s,
                        uint32_t entity, uint8_t *key)
 {
@@ -286,7 +314,7 @@ static size_t hmac_key(struct tpm *t, const struct tpm_session *s,
     size_t n = s->session_key.size;
 
     memcpy(key, s->session_key.b, n);
-    if (entity != TPM_RH_NULL && !session_bound_to(t, s, entity)) {
+    if (include_auth(t, s, entity)) {
         entity_auth(t, entity, &auth);
         memcpy(key + n, auth.b, auth.size);
         n += auth.size;
@@ -294,7 +322,8 @@ static size_t hmac_key(struct tpm *t, const struct tpm_session *s,
     return n;
 }
 
-/* cpHash = H(commandCode || names of the handles || parameters) */
+/* cpHash = H(commandCode || names of the handles || parameters), over the
+ * parameters as sent (before any decryption). */
 static void cp_hash(struct tpm *t, struct tpm_cmd *c, uint16_t alg,
                     uint8_t *out)
 {
@@ -313,21 +342,46 @@ static void cp_hash(struct tpm *t, struct tpm_cmd *c, uint16_t alg,
     tpm_hash(alg, parts, lens, n, out);
 }
 
-static bool hmac_matches(struct tpm *t, struct tpm_cmd *c,
-                         const struct tpm_auth *a)
+/* The first session, when it authorizes, also covers the nonceTPM of a
+ * separate decrypt and encrypt session (Part 1 19.6.5). */
+static unsigned extra_nonces(struct tpm *t, struct tpm_cmd *c, unsigned i,
+                             const struct tpm2b_digest *out[2])
 {
+    unsigned n = 0;
+    int dec = c->decrypt_idx, enc = c->encrypt_idx;
+
+    if (i != 0 || c->auth[0].entity == TPM_RH_UNASSIGNED)
+        return 0;
+    if (dec > 0)
+        out[n++] = &session_of(t, c->auth[dec].handle)->nonce_tpm;
+    if (enc > 0 && enc != dec)
+        out[n++] = &session_of(t, c->auth[enc].handle)->nonce_tpm;
+    return n;
+}
+
+static bool hmac_matches(struct tpm *t, struct tpm_cmd *c, unsigned i)
+{
+    const struct tpm_auth *a = &c->auth[i];
     const struct tpm_session *s = session_of(t, a->handle);
+    const struct tpm2b_digest *extra[2];
     unsigned size = tpm_hash_size(s->auth_hash);
     uint8_t key[2 * TPM_MAX_DIGEST_SIZE], cp[TPM_MAX_DIGEST_SIZE];
     uint8_t mac[TPM_MAX_DIGEST_SIZE];
-    const void *parts[] = {cp, a->nonce_caller.b, s->nonce_tpm.b, &a->attrs};
-    size_t lens[] = {size, a->nonce_caller.size, s->nonce_tpm.size, 1};
+    const void *parts[6] = {cp, a->nonce_caller.b, s->nonce_tpm.b};
+    size_t lens[6] = {size, a->nonce_caller.size, s->nonce_tpm.size};
+    unsigned n = 3, n_extra = extra_nonces(t, c, i, extra);
     size_t key_len = hmac_key(t, s, a->entity, key);
 
     if (key_len == 0 && a->hmac.size == 0)
         return true; /* libtpms accepts an empty HMAC when the key is empty */
+    for (unsigned k = 0; k < n_extra; k++, n++) {
+        parts[n] = extra[k]->b;
+        lens[n] = extra[k]->size;
+    }
+    parts[n] = &a->attrs;
+    lens[n++] = 1;
     cp_hash(t, c, s->auth_hash, cp);
-    tpm_hmac(s->auth_hash, key, key_len, parts, lens, 4, mac);
+    tpm_hmac(s->auth_hash, key, key_len, parts, lens, n, mac);
     return a->hmac.size == size && !memcmp(a->hmac.b, mac, size);
 }
 
@@ -358,81 +412,262 @@ static bool auth_value_available(struct tpm *t, uint32_t cc, uint32_t entity)
                                                 : TPMA_NV_AUTHREAD);
 }
 
+/* IsAuthPolicyAvailable: only NV indices have a policy here (hierarchy
+ * policies and PCR policy groups cannot be set). */
+static const struct tpm_nv_index *policy_entity(struct tpm *t, uint32_t cc,
+                                                uint32_t entity)
+{
+    const struct tpm_nv_index *nv = tpm_nv_find(t, entity);
+
+    if (!nv || !nv->auth_policy.size)
+        return NULL;
+    return nv->attrs & (is_nv_write_command(cc) ? TPMA_NV_POLICYWRITE
+                                                : TPMA_NV_POLICYREAD)
+               ? nv
+               : NULL;
+}
+
+/* CheckPolicyAuthSession for a session no policy command has touched
+ * (policy commands are not implemented): its policyDigest is all zeros. */
+static TPM_RC check_policy(const struct tpm_session *s,
+                           const struct tpm_nv_index *nv)
+{
+    unsigned size = tpm_hash_size(s->auth_hash);
+
+    if (nv->auth_policy.size != size || nv->name_alg != s->auth_hash)
+        return TPM_RC_POLICY_FAIL;
+    for (unsigned k = 0; k < size; k++)
+        if (nv->auth_policy.b[k])
+            return TPM_RC_POLICY_FAIL;
+    return TPM_RC_SUCCESS;
+}
+
 #define TPM_MAX_AUTH_FAIL 3u /* TPM_PT_MAX_AUTH_FAIL */
 
-/* Dictionary-attack state (Part 1 19.8.6). Recovery over time is not
- * modelled: only tpm_reset() clears it. */
-static bool locked_out(struct tpm *t, uint32_t entity)
+/* CheckLockedOut (Part 1 19.8.6). Recovery over time is not modelled:
+ * only tpm_reset() clears it. libtpms (USE_DA_USED): the first check after
+ * Startup records daUsed in NV and answers TPM_RC_RETRY. */
+static TPM_RC check_locked_out(struct tpm *t, bool lockout_auth)
 {
-    if (entity == TPM_RH_LOCKOUT)
-        return t->s.lockout_locked;
-    return da_protected(t, entity) && t->s.failed_tries >= TPM_MAX_AUTH_FAIL;
+    if (lockout_auth)
+        return t->s.lockout_locked ? TPM_RC_LOCKOUT : TPM_RC_SUCCESS;
+    if (t->s.failed_tries >= TPM_MAX_AUTH_FAIL)
+        return TPM_RC_LOCKOUT;
+    if (!t->s.da_used) {
+        t->s.da_used = true;
+        return TPM_RC_RETRY;
+    }
+    return TPM_RC_SUCCESS;
 }
 
-static void record_auth_failure(struct tpm *t, uint32_t entity)
+/* IncrementLockout: a failure counts against DA when the entity is
+ * protected and its authValue was used, or the session is bound to a
+ * protected entity; against lockoutAuth for a lockout-bound session. */
+static TPM_RC auth_failure(struct tpm *t, struct tpm_cmd *c, unsigned i)
 {
+    const struct tpm_auth *a = &c->auth[i];
+    const struct tpm_session *s = session_of(t, a->handle);
+    uint32_t entity = a->entity;
+
+    if (!s && !da_protected(t, entity))
+        return TPM_RC_BAD_AUTH;
+    if (s) {
+        if (s->is_lockout_bound)
+            entity = TPM_RH_LOCKOUT;
+        if (!s->is_da_bound &&
+            (!da_protected(t, entity) || !include_auth(t, s, a->entity)))
+            return TPM_RC_BAD_AUTH;
+    }
     if (entity == TPM_RH_LOCKOUT)
         t->s.lockout_locked = true;
-    else if (da_protected(t, entity))
+    else
         t->s.failed_tries++;
+    return TPM_RC_AUTH_FAIL;
 }
 
-/* libtpms (USE_DA_USED): the first authorization of a DA-protected entity
- * after Startup records daUsed in NV and answers TPM_RC_RETRY. */
-static bool da_used_retry(struct tpm *t, uint32_t entity)
-{
-    if (entity == TPM_RH_LOCKOUT || !da_protected(t, entity) || t->s.da_used)
-        return false;
-    t->s.da_used = true;
-    return true;
-}
-
+/* CheckAuthSession: session i authorizes its handle. */
 static TPM_RC check_one_auth(struct tpm *t, struct tpm_cmd *c, unsigned i)
 {
     const struct tpm_auth *a = &c->auth[i];
+    const struct tpm_session *s = session_of(t, a->handle);
+    const struct tpm_nv_index *policy_nv = NULL;
+    TPM_RC rc;
     bool ok;
 
-    if (in_session_range(a->handle, POLICY_SESSION_FIRST))
-        return rc_session(TPM_RC_POLICY_FAIL, i + 1);
-    if (locked_out(t, a->entity))
-        return TPM_RC_LOCKOUT;
-    if (da_used_retry(t, a->entity))
-        return TPM_RC_RETRY;
-    if (!auth_value_available(t, c->cc, a->entity))
+    if ((!s || include_auth(t, s, a->entity)) && da_protected(t, a->entity) &&
+        (rc = check_locked_out(t, a->entity == TPM_RH_LOCKOUT)))
+        return rc;
+    if (s && TPM_HANDLE_TYPE(a->handle) == TPM_HT_POLICY_SESSION) {
+        if (!(policy_nv = policy_entity(t, c->cc, a->entity)))
+            return TPM_RC_AUTH_UNAVAILABLE;
+        if ((rc = check_policy(s, policy_nv)))
+            return rc_session(rc, i + 1);
+    } else if (!auth_value_available(t, c->cc, a->entity)) {
         return TPM_RC_AUTH_UNAVAILABLE;
-    ok = a->handle == TPM_RS_PW ? password_matches(t, a)
-                                : hmac_matches(t, c, a);
-    if (ok)
-        return TPM_RC_SUCCESS;
-    record_auth_failure(t, a->entity);
-    return rc_session(da_protected(t, a->entity) ? TPM_RC_AUTH_FAIL
-                                                 : TPM_RC_BAD_AUTH,
-                      i + 1);
+    }
+    ok = s ? hmac_matches(t, c, i) : password_matches(t, a);
+    return ok ? TPM_RC_SUCCESS : rc_session(auth_failure(t, c, i), i + 1);
 }
 
-/* Sessions that authorize nothing (audit) still carry an HMAC, keyed by
- * the session key alone. */
-static TPM_RC check_extra_hmac(struct tpm *t, struct tpm_cmd *c, unsigned i)
+/* A session that authorizes no handle must audit or encrypt, and its HMAC
+ * is keyed by the session key alone. */
+static TPM_RC check_extra_session(struct tpm *t, struct tpm_cmd *c, unsigned i)
 {
     const struct tpm_auth *a = &c->auth[i];
+    uint8_t uses = TPMA_SESSION_AUDIT | TPMA_SESSION_ENCRYPT | TPMA_SESSION_DECRYPT;
 
-    if (TPM_HANDLE_TYPE(a->handle) != TPM_HT_HMAC_SESSION || hmac_matches(t, c, a))
+    if (!(a->attrs & uses))
+        return rc_session(TPM_RC_ATTRIBUTES, i + 1);
+    if (hmac_matches(t, c, i))
         return TPM_RC_SUCCESS;
-    return rc_session(TPM_RC_BAD_AUTH, i + 1);
+    return rc_session(auth_failure(t, c, i), i + 1);
 }
 
-/* Authorizations, then the HMACs of the other sessions. */
+static TPM_RC authorize_session(struct tpm *t, struct tpm_cmd *c, unsigned i)
+{
+    const struct tpm_auth *a = &c->auth[i];
+    const struct tpm_session *s = session_of(t, a->handle);
+    TPM_RC rc;
+
+    if (!s) /* the password session */
+        return a->entity == TPM_RH_UNASSIGNED ? rc_session(TPM_RC_HANDLE, i + 1)
+                                        : check_one_auth(t, c, i);
+    if (s->is_trial)
+        return rc_session(TPM_RC_ATTRIBUTES, i + 1);
+    if (s->is_da_bound && (rc = check_locked_out(t, s->is_lockout_bound)))
+        return rc;
+    return a->entity == TPM_RH_UNASSIGNED ? check_extra_session(t, c, i)
+                                    : check_one_auth(t, c, i);
+}
+
+/* ---- parameter encryption (Part 1 21) ------------------------------------ */
+
+/* Key: sessionKey || the authValue of the entity the session authorizes.
+ * XOR: the mask is KDFa(authHash, key, "XOR", newer, older); CFB: key and
+ * IV come from KDFa(authHash, key, "CFB", newer, older). */
+static bool crypt_param(struct tpm *t, const struct tpm_session *s,
+                        uint32_t entity, const struct tpm2b_digest *newer,
+                        const struct tpm2b_digest *older, bool encrypt,
+                        uint8_t *data, size_t len)
+{
+    uint8_t key[2 * TPM_MAX_DIGEST_SIZE], mask[TPM_MAX_COMMAND_SIZE];
+    uint8_t sym[32 + 16];
+    struct tpm2b_digest auth = {0};
+    size_t key_len = s->session_key.size;
+    unsigned key_bytes = s->sym_bits / 8u, block;
+
+    memcpy(key, s->session_key.b, key_len);
+    if (entity != TPM_RH_UNASSIGNED)
+        entity_auth(t, entity, &auth);
+    memcpy(key + key_len, auth.b, auth.size);
+    key_len += auth.size;
+    if (s->sym_alg == TPM_ALG_XOR) {
+        if (len > sizeof(mask) ||
+            !tpm_kdfa(s->auth_hash, key, key_len, "XOR", newer->b, newer->size,
+                      older->b, older->size, mask, len))
+            return false;
+        for (size_t k = 0; k < len; k++)
+            data[k] ^= mask[k];
+        return true;
+    }
+    block = tpm_sym_block_size(s->sym_alg, s->sym_bits);
+    return block && key_bytes + block <= sizeof(sym) &&
+           tpm_kdfa(s->auth_hash, key, key_len, "CFB", newer->b, newer->size,
+                    older->b, older->size, sym, key_bytes + block) &&
+           tpm_cfb(s->sym_alg, s->sym_bits, sym, sym + key_bytes, encrypt,
+                   data, len);
+}
+
+/* CryptParameterDecryption (with the CVE-2023-1017 bound): the TPM2B's
+ * size must fit the parameters. Works on a copy of the parameters: cpHash
+ * stays over the bytes as sent. */
+static TPM_RC decrypt_params(struct tpm *t, struct tpm_cmd *c)
+{
+    const struct tpm_auth *a = &c->auth[c->decrypt_idx];
+    const struct tpm_session *s = session_of(t, a->handle);
+    size_t len = c->params.left, size;
+
+    if (len < 2)
+        return rc_session(TPM_RC_INSUFFICIENT, (unsigned)c->decrypt_idx + 1);
+    size = ld_be16(c->params.p);
+    if (size > len - 2)
+        return rc_session(TPM_RC_SIZE, (unsigned)c->decrypt_idx + 1);
+    memcpy(c->param_copy, c->params.p, len);
+    if (!crypt_param(t, s, a->entity, &a->nonce_caller, &s->nonce_tpm, false,
+                     c->param_copy + 2, size))
+        return TPM_RC_FAILURE;
+    c->params.p = c->param_copy;
+    return TPM_RC_SUCCESS;
+}
+
+/* libtpms ParseSessionBuffer after RetrieveSessionData: each session in
+ * turn (DA state, then authorization or the checks of a session that
+ * authorizes nothing), then the decryption of the first parameter. */
 TPM_RC tpm_check_auth(struct tpm *t, struct tpm_cmd *c)
 {
     TPM_RC rc = TPM_RC_SUCCESS;
 
     for (unsigned i = 0; !rc && i < c->n_auth; i++)
-        rc = i < c->desc->auth_handles ? check_one_auth(t, c, i)
-                                       : check_extra_hmac(t, c, i);
+        rc = authorize_session(t, c, i);
+    if (!rc && c->decrypt_idx >= 0)
+        rc = decrypt_params(t, c);
     return rc;
 }
 
 /* ---- response authorization area ------------------------------------------ */
+
+static void encrypt_response(struct tpm *t, struct tpm_cmd *c)
+{
+    const struct tpm_auth *a = &c->auth[c->encrypt_idx];
+    const struct tpm_session *s = session_of(t, a->handle);
+    size_t size;
+
+    if (c->rp.len < 2 || (size = ld_be16(c->rp.p)) > c->rp.len - 2 ||
+        !crypt_param(t, s, a->entity, &s->nonce_tpm, &a->nonce_caller, true,
+                     c->rp.p + 2, size))
+        c->rp.overflow = true; /* cannot happen: answered TPM_RC_FAILURE */
+}
+
+/* UpdateAuditSessionStatus: a session's first audit use (or auditReset)
+ * makes it the exclusive audit session; any other successful command that
+ * may take sessions ends the exclusivity. No audit digest is kept. */
+static void update_audit(struct tpm *t, struct tpm_cmd *c)
+{
+    struct tpm_auth *a;
+    struct tpm_session *s;
+
+    if (c->audit_idx < 0) {
+        if (sessions_allowed(c->cc))
+            t->s.exclusive_audit = TPM_RH_UNASSIGNED;
+        return;
+    }
+    a = &c->auth[c->audit_idx];
+    s = session_of(t, a->handle);
+    if (!s->is_audit || (a->attrs & TPMA_SESSION_AUDITRESET)) {
+        s->is_audit = true;
+        s->bind = TPM_RH_NULL; /* an audit session is not bound */
+        t->s.exclusive_audit = a->handle;
+    } else if (t->s.exclusive_audit != a->handle) {
+        t->s.exclusive_audit = TPM_RH_UNASSIGNED;
+    }
+    if (t->s.exclusive_audit == a->handle)
+        a->attrs |= TPMA_SESSION_AUDITEXCLUSIVE;
+    else
+        a->attrs &= (uint8_t)~TPMA_SESSION_AUDITEXCLUSIVE;
+}
+
+void tpm_respond_sessions(struct tpm *t, struct tpm_cmd *c)
+{
+    for (unsigned i = 0; i < c->n_auth; i++) {
+        struct tpm_session *s = session_of(t, c->auth[i].handle);
+
+        if (s)
+            tpm_random(t, s->nonce_tpm.b, s->nonce_tpm.size);
+    }
+    if (c->encrypt_idx >= 0)
+        encrypt_response(t, c);
+    update_audit(t, c);
+}
 
 /* rpHash = H(responseCode || commandCode || parameters) */
 static void rp_hash(const struct tpm_cmd *c, uint16_t alg, uint8_t *out)
@@ -454,10 +689,8 @@ static void write_hmac_session(struct tpm *t, struct tpm_cmd *c,
     uint8_t mac[TPM_MAX_DIGEST_SIZE];
     const void *parts[] = {rp, s->nonce_tpm.b, a->nonce_caller.b, &a->attrs};
     size_t lens[] = {size, s->nonce_tpm.size, a->nonce_caller.size, 1};
-    size_t key_len;
+    size_t key_len = hmac_key(t, s, a->entity, key);
 
-    tpm_random(t, s->nonce_tpm.b, s->nonce_tpm.size);
-    key_len = hmac_key(t, s, a->entity, key);
     if (key_len == 0 && a->hmac.size == 0)
         size = 0; /* answered in kind */
     rp_hash(c, s->auth_hash, rp);
@@ -493,7 +726,7 @@ struct start_auth_in {
     struct tpm2b_digest nonce_caller;
     uint16_t salt_size;
     uint8_t session_type;
-    uint16_t symmetric;
+    uint16_t sym_alg, sym_bits, sym_mode;
     uint16_t auth_hash;
 };
 
@@ -505,24 +738,25 @@ static bool sym_key_bits_ok(uint16_t alg, uint16_t bits)
 }
 
 /* TPMT_SYM_DEF+ (Part 2 11.1.6): algorithm, then keyBits and mode unless
- * NULL; XOR's keyBits is a hash. */
-static TPM_RC in_sym_def(struct tpm_in *in, uint16_t *alg)
+ * NULL; XOR's keyBits is a hash and it has no mode. */
+static TPM_RC in_sym_def(struct tpm_in *in, struct start_auth_in *p)
 {
-    uint16_t bits, mode;
-    TPM_RC rc = in_u16(in, alg);
+    TPM_RC rc = in_u16(in, &p->sym_alg);
 
-    if (rc || *alg == TPM_ALG_NULL)
+    p->sym_bits = p->sym_mode = 0;
+    if (rc || p->sym_alg == TPM_ALG_NULL)
         return rc;
-    if (*alg == TPM_ALG_XOR)
-        return in_hash_alg(in, false, &bits);
-    if (*alg != TPM_ALG_AES && *alg != TPM_ALG_TDES && *alg != TPM_ALG_CAMELLIA)
+    if (p->sym_alg == TPM_ALG_XOR)
+        return in_hash_alg(in, false, &p->sym_bits);
+    if (p->sym_alg != TPM_ALG_AES && p->sym_alg != TPM_ALG_TDES &&
+        p->sym_alg != TPM_ALG_CAMELLIA)
         return TPM_RC_SYMMETRIC;
-    rc = in_u16(in, &bits);
-    if (!rc && !sym_key_bits_ok(*alg, bits))
+    rc = in_u16(in, &p->sym_bits);
+    if (!rc && !sym_key_bits_ok(p->sym_alg, p->sym_bits))
         rc = TPM_RC_VALUE;
     if (!rc)
-        rc = in_u16(in, &mode);
-    if (!rc && (mode < TPM_ALG_CTR || mode > TPM_ALG_ECB))
+        rc = in_u16(in, &p->sym_mode);
+    if (!rc && (p->sym_mode < TPM_ALG_CTR || p->sym_mode > TPM_ALG_ECB))
         rc = TPM_RC_MODE;
     return rc;
 }
@@ -543,7 +777,7 @@ static TPM_RC in_start_auth(struct tpm_in *in, struct start_auth_in *p)
         rc = TPM_RC_VALUE;
     if (rc)
         return rc_param(rc, 3);
-    rc = in_sym_def(in, &p->symmetric);
+    rc = in_sym_def(in, p);
     if (rc)
         return rc_param(rc, 4);
     rc = in_hash_alg(in, false, &p->auth_hash);
@@ -565,7 +799,13 @@ static void init_session(struct tpm *t, struct tpm_session *s, uint32_t bind,
                          const struct start_auth_in *p)
 {
     s->auth_hash = p->auth_hash;
-    s->bind = bind;
+    s->sym_alg = p->sym_alg;
+    s->sym_bits = p->sym_alg == TPM_ALG_XOR ? 0 : p->sym_bits;
+    s->is_trial = p->session_type == TPM_SE_TRIAL;
+    s->bind = p->session_type == TPM_SE_HMAC ? bind : TPM_RH_NULL;
+    /* use of the session counts against DA whatever it authorizes */
+    s->is_da_bound = bind != TPM_RH_NULL && da_protected(t, bind);
+    s->is_lockout_bound = s->is_da_bound && bind == TPM_RH_LOCKOUT;
     s->nonce_tpm.size = p->nonce_caller.size;
     tpm_random(t, s->nonce_tpm.b, s->nonce_tpm.size);
     s->session_key.size = 0;
@@ -592,8 +832,9 @@ TPM_RC tpm_cmd_start_auth_session(struct tpm *t, struct tpm_cmd *c)
         return rc;
     if (p.salt_size) /* tpmKey is TPM_RH_NULL: no object can be loaded */
         return rc_param(TPM_RC_VALUE, 2);
-    if (p.symmetric != TPM_ALG_NULL) /* parameter encryption: known gap */
-        return rc_param(TPM_RC_SYMMETRIC, 4);
+    if (p.sym_alg != TPM_ALG_NULL && p.sym_alg != TPM_ALG_XOR &&
+        p.sym_mode != TPM_ALG_CFB)
+        return rc_param(TPM_RC_MODE, 4);
     if (p.nonce_caller.size < TPM_NONCE_MIN ||
         p.nonce_caller.size > tpm_hash_size(p.auth_hash))
         return rc_param(TPM_RC_SIZE, 1);
@@ -633,6 +874,8 @@ TPM_RC tpm_cmd_flush_context(struct tpm *t, struct tpm_cmd *c)
     s = &t->s.sessions[h & 0xFFFFFF];
     if (!s->used || h >= TRANSIENT_FIRST)
         return rc_param(TPM_RC_HANDLE, 1);
+    if (t->s.exclusive_audit == h)
+        t->s.exclusive_audit = TPM_RH_UNASSIGNED;
     memset(s, 0, sizeof(*s));
     return TPM_RC_SUCCESS;
 }

@@ -105,7 +105,8 @@ bool tpm_diff_deterministic(const uint8_t *cmd, size_t len)
     case TPM_CC_GetCapability:
         return deterministic_capability(cmd, len);
     case TPM_CC_Hash: /* the ticket HMACs with a per-TPM proof */
-        return len >= 4 && ld_be32(cmd + len - 4) == TPM_RH_NULL;
+        return len >= 4 && ld_be32(cmd + len - 4) == TPM_RH_NULL &&
+               only_password_sessions(cmd, len, 0);
     default:
         return implemented(cc) &&
                only_password_sessions(cmd, len, handle_count(cc));
@@ -150,6 +151,13 @@ static enum tpm_diff_verdict judge(const struct tpm_diff_cmd *c,
                : TPM_DIFF_BYTES_DIFFER;
 }
 
+bool tpm_diff_desyncs(uint32_t rc_ref)
+{
+    bool auth_fail = (rc_ref & TPM_RC_FMT1) && (rc_ref & 0x3F) == (TPM_RC_AUTH_FAIL & 0x3F);
+
+    return rc_ref == TPM_RC_SUCCESS || rc_ref == TPM_RC_RETRY || auth_fail;
+}
+
 static bool stream_has_startup(const struct tpm_diff_cmd *cmds, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -182,7 +190,7 @@ size_t tpm_diff_run(const struct tpm_diff_cmd *cmds, size_t n,
     }
     if (!stream_has_startup(cmds, n))
         startup_both(t, ma);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0, desynced = 0; i < n; i++) {
         struct tpm_diff_result r = {.index = i, .rsp_model = ma, .rsp_ref = ra};
 
         r.cc = command_code(cmds[i].buf, cmds[i].len);
@@ -192,7 +200,8 @@ size_t tpm_diff_run(const struct tpm_diff_cmd *cmds, size_t n,
             r.len_ref = RSP_CAP;
         r.rc_model = response_code(ma, r.len_model);
         r.rc_ref = response_code(ra, r.len_ref);
-        r.verdict = judge(&cmds[i], &r, ma, ra);
+        r.verdict = desynced ? TPM_DIFF_DESYNCED : judge(&cmds[i], &r, ma, ra);
+        desynced |= r.verdict == TPM_DIFF_GAP && tpm_diff_desyncs(r.rc_ref);
         differences += r.verdict >= TPM_DIFF_RC_DIFFER;
         if (observe)
             observe(opaque, &r);
@@ -207,7 +216,8 @@ size_t tpm_diff_run(const struct tpm_diff_cmd *cmds, size_t n,
 const char *tpm_diff_verdict_name(enum tpm_diff_verdict v)
 {
     static const char *const names[] = {
-        "bytes-match", "rc-match", "gap", "RC-DIFFER", "BYTES-DIFFER",
+        "bytes-match", "rc-match", "gap", "desynced", "RC-DIFFER",
+        "BYTES-DIFFER",
     };
 
     return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "?";

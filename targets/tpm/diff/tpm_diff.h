@@ -6,7 +6,9 @@
  *  - a full response that differs for a deterministic command (see
  *    tpm_diff_deterministic()).
  * Commands hvfuzz does not implement must answer TPM_RC_COMMAND_CODE: they
- * count as gaps, not differences. Usable as a fuzz target body.
+ * count as gaps, not differences. A gap that may have changed libtpms's
+ * state (see tpm_diff_desyncs()) ends the comparison: the commands after it
+ * are reported TPM_DIFF_DESYNCED. Usable as a fuzz target body.
  */
 #ifndef HV_TPM_DIFF_H
 #define HV_TPM_DIFF_H
@@ -23,6 +25,7 @@ enum tpm_diff_verdict {
     TPM_DIFF_BYTES_MATCH, /* deterministic: identical responses */
     TPM_DIFF_RC_MATCH,    /* identical response codes */
     TPM_DIFF_GAP,         /* not implemented by hvfuzz (COMMAND_CODE) */
+    TPM_DIFF_DESYNCED,    /* after a gap that changed libtpms's state */
     TPM_DIFF_RC_DIFFER,
     TPM_DIFF_BYTES_DIFFER,
 };
@@ -42,6 +45,11 @@ typedef void (*tpm_diff_observer)(void *opaque, const struct tpm_diff_result *r)
  * (size_t)-1 when libtpms could not start. `observe` may be NULL. */
 size_t tpm_diff_run(const struct tpm_diff_cmd *cmds, size_t n,
                     tpm_diff_observer observe, void *opaque);
+
+/* Whether libtpms's answer `rc` to a command hvfuzz does not implement
+ * means libtpms changed state: it succeeded, recorded daUsed (RETRY) or
+ * counted a DA failure (AUTH_FAIL). */
+bool tpm_diff_desyncs(uint32_t rc_ref);
 
 /* Whether the full response of this successful command must match. */
 bool tpm_diff_deterministic(const uint8_t *cmd, size_t len);

@@ -163,6 +163,56 @@ audit = [sas(bind="40000001"), c(S, "0000017e", area(sess("02000000", attrs="80"
          define(a=area(sess("02000001", attrs="02", hmac="00"*32))),
          define(a=area(sess("02000001", attrs="02"))),
          c(S, "0000017d", area(sess("02000001", attrs="25")) + "0003616263" + SHA256 + "40000007")]
+# Parameter encryption, session checks, policy and DA-bound sessions (all
+# unbound sessions on empty authValues: an empty HMAC authorizes).
+XOR = "000a" + SHA256; AES128 = "0006" + "0080" + "0043"
+def pcrevent(a, data="0003616263"):
+    return c(S, "0000013c", "00000000" + a + data)
+ZERO_POLICY = "0020" + "00"*32
+crypt = [sas(sym=XOR), sas(sym=AES128), sas(sym="0006" + "0080" + "0042"),
+         sas(sym="000a" + "0010"), sas(sym="0026" + "0080" + "0043"),
+         c(NS, "00000165", "02000002"), sas(sym="0003" + "00c0" + "0043"),
+         c(NS, "00000165", "02000002"), sas(sym="0006" + "0100" + "0043"),
+         c(NS, "00000165", "02000002"),
+         pcrevent(area(sess("02000000", attrs="21"))),
+         pcrevent(area(sess("02000001", attrs="21"))),
+         pcrevent(area(sess("02000000", attrs="21")), data="0009616263"),
+         pcrevent(area(sess("02000000", attrs="21")), data="00"),
+         pcrevent(area(sess("02000000", attrs="21")), data=""),
+         c(S, "00000146", area(sess("02000001", attrs="21")) + "0004aabbccdd"),
+         c(S, "0000017b", area(sess("02000000", attrs="41")) + "0010"),
+         c(S, "0000017d", area(sess("02000001", attrs="61")) + "0003616263" + SHA256 + "40000007"),
+         c(S, "0000017d", area(sess("02000000", attrs="21"), sess("02000001", attrs="41")) + "0003616263" + SHA256 + "40000007"),
+         c(S, "0000017d", area(sess("02000000", attrs="21"), sess("02000001", attrs="21")) + "0003616263" + SHA256 + "40000007"),
+         c(S, "0000017d", area(sess("02000000", attrs="41"), sess("02000001", attrs="41")) + "0003616263" + SHA256 + "40000007"),
+         c(S, "0000017d", area(sess("02000000", attrs="21"), sess("02000000", attrs="41")) + "0003616263" + SHA256 + "40000007"),
+         pcrevent(area(sess("02000000", attrs="21"), sess("02000001", attrs="81"))),
+         pcrevent(area(sess("40000009"), sess("02000000", attrs="21"))),
+         define(pub=nvpub(index="01500020", attrs="00060006"),
+                a=area(sess("40000009"), sess("02000000", attrs="21"))),
+         nvwrite(authh="01500020", idx="01500020", a=area(sess("02000000", attrs="21"))),
+         nvread(authh="01500020", idx="01500020", a=area(sess("02000001", attrs="41"))),
+         nvread(authh="01500020", idx="01500020", a=area(sess("02000001"))),
+         sas(se="01"), sas(se="03"), c(NS, "00000165", "02000001"), sas(se="01"),
+         define(pub=nvpub(index="01500021", attrs="000a000a", policy=ZERO_POLICY)),
+         define(pub=nvpub(index="01500023", attrs="000a000a", policy="0020" + "11"*32)),
+         nvwrite(authh="01500021", idx="01500021", a=area(sess("03000002"))),
+         nvread(authh="01500021", idx="01500021", a=area(sess("03000002"))),
+         nvread(authh="01500023", idx="01500023", a=area(sess("03000002"))),
+         nvread(authh="01500020", idx="01500020", a=area(sess("03000002"))),
+         nvread(authh="01500021", idx="01500021", a=area(sess("03000003"))),
+         nvread(authh="01500021", idx="01500021", a=area(sess("03000002", attrs="81"))),
+         extend(0, auth=area(sess("03000002"))),
+         c(NS, "00000165", "03000003"), c(NS, "00000165", "03000002"),
+         sas(bind="4000000a"),
+         c(S, "00000129", "40000001" + area(sess("02000001", hmac="cc"*32)) + "0000"),
+         c(S, "00000129", "4000000a" + pw() + "0000"),
+         define(pub=nvpub(index="01500022", attrs="00040004")),
+         sas(bind="01500022"),
+         extend(0, auth=area(sess("02000002", hmac="cc"*32))),
+         extend(0, auth=area(sess("02000002", hmac="cc"*32))),
+         extend(0, auth=area(sess("02000002"))),
+         ]
 def emit(name, lst):
     print("static const char *const %s[] = {" % name)
     for h in lst:
@@ -170,4 +220,4 @@ def emit(name, lst):
     print("};")
 emit("edge_header", header); emit("edge_capability", cap); emit("edge_pcr_misc", pcr)
 emit("edge_nv", nv); emit("edge_sessions", sess_); emit("edge_startup", pre)
-emit("edge_audit", audit)
+emit("edge_audit", audit); emit("edge_crypt", crypt)

@@ -31,6 +31,9 @@ STREAMS = [("linuxboot", "linuxboot-tpm.annotated.txt", 10),
            ("tpm2tools", "tpm2tools.annotated.txt", 11)]
 CHUNK = 8
 EDGE_CHUNK = 16
+# Lists whose commands build on each other (sessions, indices): one seed
+# each, as long as the tpm-diff target takes (its MAX_CMDS).
+EDGE_WHOLE = {"crypt": 64}
 STARTUP = "80010000000c000001440000"
 
 
@@ -71,7 +74,8 @@ def edge_lists():
     ns = {}
     exec(src[:src.index("def emit")], ns)
     names = {"header": "header", "cap": "capability", "pcr": "pcr_misc", "nv": "nv",
-             "sess_": "sessions", "pre": "startup", "audit": "audit"}
+             "sess_": "sessions", "pre": "startup", "audit": "audit",
+             "crypt": "crypt"}
     for var, name in names.items():
         cmds = []
         for h in ns[var]:
@@ -83,12 +87,12 @@ def edge_lists():
         yield name, cmds
 
 
-def edge_chunks(cmds):
-    """EDGE_CHUNK commands a seed; a raw entry alone (its header size may
+def edge_chunks(cmds, chunk=EDGE_CHUNK):
+    """`chunk` commands a seed; a raw entry alone (its header size may
     swallow whatever follows it in a stream)."""
     part = []
     for b, raw in cmds:
-        if raw or len(part) == EDGE_CHUNK:
+        if raw or len(part) == chunk:
             if part:
                 yield part
             part = []
@@ -112,7 +116,7 @@ def seeds():
             out[os.path.join(raw, "%s-%d.bin" % (name, k))] = \
                 b"".join(bytes.fromhex(h) for h, _ in part)
     for name, cmds in edge_lists():
-        for k, part in enumerate(edge_chunks(cmds)):
+        for k, part in enumerate(edge_chunks(cmds, EDGE_WHOLE.get(name, EDGE_CHUNK))):
             out[os.path.join(raw, "edge-%s-%02d.bin" % (name, k))] = b"".join(part)
     return out
 

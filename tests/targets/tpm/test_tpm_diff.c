@@ -347,6 +347,162 @@ static void hmac_flow(void)
     tpm_destroy(t);
 }
 
+
+/* Define, write and read back an NV index with the first parameter of each
+ * command encrypted (DefineSpace's auth, Write's data) and the read data
+ * returned encrypted, through one session with parameter encryption `sym`.
+ * The plain read at the end shows what the TPM stored. */
+static void encrypted_nv_flow(struct tc *c, uint16_t sym, uint32_t *rcs,
+                              uint8_t plain[16], uint8_t secret_read[16])
+{
+    struct tc_session s;
+    struct tc_buf names[2], params = {.n = 0};
+    uint32_t handles[2] = {NV_INDEX, NV_INDEX};
+    struct tc_auth owner = {&s, TPM_RH_OWNER_, owner_pw, 7, 0x21};
+    struct tc_auth index = {&s, NV_INDEX, nv_pw, 4, 0x21};
+
+    startup_and_owner_auth(c);
+    CHECK(tc_start_session_sym(c, &s, TPM_RH_NULL_, NULL, 0, sym));
+    tc_2b(&params, nv_pw, 4);
+    tc_u16(&params, 14);
+    tc_u32(&params, NV_INDEX);
+    tc_u16(&params, 0x000B);
+    tc_u32(&params, NV_ATTRS);
+    tc_u16(&params, 0);
+    tc_u16(&params, 32);
+    handle_name(TPM_RH_OWNER_, &names[0]);
+    tc_run_hmac(c, 0x12A, (uint32_t[]){TPM_RH_OWNER_}, names, 1, &params, &owner);
+    rcs[0] = c->rc;
+    CHECK(c->rsp_hmac_ok);
+
+    params.n = 0;
+    tc_2b(&params, nv_data, 16);
+    tc_u16(&params, 0);
+    nv_name(NV_ATTRS, &names[0]);
+    names[1] = names[0];
+    tc_run_hmac(c, 0x137, handles, names, 2, &params, &index);
+    rcs[1] = c->rc;
+
+    params.n = 0;
+    tc_u16(&params, 16);
+    tc_u16(&params, 0);
+    nv_name(NV_ATTRS | 0x20000000u, &names[0]);
+    names[1] = names[0];
+    index.attrs = 0x41;
+    tc_run_hmac(c, 0x14E, handles, names, 2, &params, &index);
+    rcs[2] = c->rc;
+    CHECK(c->rsp_hmac_ok);
+    memcpy(secret_read, c->rsp + 16, 16);
+    index.attrs = 0x01;
+    tc_run_hmac(c, 0x14E, handles, names, 2, &params, &index);
+    rcs[3] = c->rc;
+    memcpy(plain, c->rsp + 16, 16);
+}
+
+static void parameter_encryption(void)
+{
+    static const uint16_t syms[2] = {0x000A, 0x0006};
+    struct tpm *t = tpm_create(NULL);
+    struct tc model = {.exec = exec_model, .ctx = t};
+    struct tc ref = {.exec = exec_libtpms};
+
+    for (unsigned i = 0; i < 2; i++) {
+        uint32_t mr[4], rr[4];
+        uint8_t mp[16], ms[16], rp[16], rs[16];
+
+        tpm_reset(t);
+        encrypted_nv_flow(&model, syms[i], mr, mp, ms);
+        CHECK(tpm_ref_start());
+        encrypted_nv_flow(&ref, syms[i], rr, rp, rs);
+        tpm_ref_stop();
+        for (unsigned k = 0; k < 4; k++) {
+            CHECK_EQ(rr[k], 0);
+            CHECK_EQ(mr[k], rr[k]);
+        }
+        CHECK(!memcmp(rp, nv_data, 16) && !memcmp(rs, nv_data, 16));
+        CHECK(!memcmp(mp, nv_data, 16) && !memcmp(ms, nv_data, 16));
+    }
+    printf("parameter_encryption: XOR and AES-128-CFB sessions: encrypted "
+           "NV_DefineSpace/NV_Write/NV_Read agree with libtpms\n");
+    tpm_destroy(t);
+}
+
+/* GetCapability (TPM_PT_FAMILY_INDICATOR) with one unbound audit session
+ * (empty key: empty HMAC accepted); returns the response code and, on
+ * success, the session attributes of the response in *attrs. */
+static uint32_t audited_getcap(struct tc *c, uint32_t session, uint8_t attrs_in,
+                               uint8_t *attrs)
+{
+    struct tc_buf b;
+
+    tc_header(&b, 0x8002, 0x17A);
+    tc_u32(&b, 9 + 32);
+    tc_u32(&b, session);
+    tc_fresh_nonce(c, b.b + b.n + 2);
+    tc_u16(&b, 32);
+    b.n += 32;
+    tc_u8(&b, attrs_in);
+    tc_u16(&b, 0);
+    tc_u32(&b, 6);     /* TPM_CAP_TPM_PROPERTIES */
+    tc_u32(&b, 0x100); /* TPM_PT_FAMILY_INDICATOR */
+    tc_u32(&b, 1);
+    tc_run(c, &b);
+    *attrs = 0xFF;
+    if (!c->rc)
+        *attrs = c->rsp[14 + tc_be32(c->rsp + 10) + 2 + 32];
+    return c->rc;
+}
+
+/* Part 1 19.6.11: first audit use makes a session exclusive; a command
+ * without it ends that; auditExclusive then fails until auditReset. */
+static void audit_steps(struct tc *c, uint32_t *out)
+{
+    struct tc_session a, b2;
+    struct tc_buf b;
+    uint8_t attrs;
+    unsigned n = 0;
+
+    tc_header(&b, 0x8001, 0x144);
+    tc_u16(&b, 0);
+    tc_run(c, &b);
+    CHECK(tc_start_session(c, &a, TPM_RH_NULL_, NULL, 0));
+    CHECK(tc_start_session(c, &b2, TPM_RH_NULL_, NULL, 0));
+    out[n++] = audited_getcap(c, a.handle, 0x81, &attrs), out[n++] = attrs;
+    out[n++] = audited_getcap(c, a.handle, 0x83, &attrs), out[n++] = attrs;
+    out[n++] = audited_getcap(c, b2.handle, 0x81, &attrs), out[n++] = attrs;
+    out[n++] = audited_getcap(c, a.handle, 0x83, &attrs), out[n++] = attrs;
+    out[n++] = audited_getcap(c, a.handle, 0x87, &attrs), out[n++] = attrs;
+    tc_header(&b, 0x8001, 0x17B); /* GetRandom: no audit, ends exclusivity */
+    tc_u16(&b, 8);
+    tc_run(c, &b);
+    out[n++] = audited_getcap(c, a.handle, 0x83, &attrs), out[n++] = attrs;
+    out[n++] = audited_getcap(c, a.handle, 0x81, &attrs), out[n++] = attrs;
+    out[n++] = audited_getcap(c, a.handle, 0x40 | 0x80, &attrs); /* encrypt */
+}
+
+static void audit_exclusivity(void)
+{
+    struct tpm *t = tpm_create(NULL);
+    struct tc model = {.exec = exec_model, .ctx = t};
+    struct tc ref = {.exec = exec_libtpms};
+    uint32_t m[15], r[15];
+
+    audit_steps(&model, m);
+    CHECK(tpm_ref_start());
+    audit_steps(&ref, r);
+    tpm_ref_stop();
+    for (unsigned i = 0; i < 15; i++)
+        CHECK_EQ(m[i], r[i]);
+    CHECK_EQ(r[1], 0x83);  /* first audit use: exclusive */
+    CHECK_EQ(r[5], 0x83);  /* B's first audit use: B is exclusive now */
+    CHECK_EQ(r[6], 0x121); /* TPM_RC_EXCLUSIVE */
+    CHECK_EQ(r[8], 0);     /* auditReset makes it exclusive again */
+    CHECK_EQ(r[10], 0x121);
+    printf("audit_exclusivity: exclusive audit session states agree with "
+           "libtpms\n");
+    tpm_destroy(t);
+}
+
 #define REPLAY_CRAFTED(list)                                                   \
     replay_crafted(#list, list, sizeof(list) / sizeof(list[0]))
 
@@ -361,6 +517,9 @@ int main(void)
     REPLAY_CRAFTED(edge_sessions);
     REPLAY_CRAFTED(edge_startup);
     REPLAY_CRAFTED(edge_audit);
+    REPLAY_CRAFTED(edge_crypt);
     hmac_flow();
+    parameter_encryption();
+    audit_exclusivity();
     return hv_test_done("test_tpm_diff");
 }

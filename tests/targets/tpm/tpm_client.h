@@ -27,6 +27,7 @@ struct tc_session {
     uint8_t key[32];
     size_t key_len;
     uint32_t bind; /* 0x40000007: unbound */
+    uint16_t sym;  /* parameter encryption: 0x0010 NULL, 0x000A XOR, 0x0006 AES-128-CFB */
 };
 
 struct tc {
@@ -123,10 +124,11 @@ static inline void tc_session_key(struct tc_session *s, const uint8_t *auth,
 }
 
 /* StartAuthSession: HMAC, unsalted, SHA-256, bound to `bind` (whose
- * authValue is bind_auth) or unbound (TPM_RH_NULL). */
-static inline bool tc_start_session(struct tc *c, struct tc_session *s,
-                                    uint32_t bind, const void *bind_auth,
-                                    size_t bind_auth_len)
+ * authValue is bind_auth) or unbound (TPM_RH_NULL), parameter encryption
+ * `sym` (see struct tc_session). */
+static inline bool tc_start_session_sym(struct tc *c, struct tc_session *s,
+                                        uint32_t bind, const void *bind_auth,
+                                        size_t bind_auth_len, uint16_t sym)
 {
     struct tc_buf b;
 
@@ -135,9 +137,15 @@ static inline bool tc_start_session(struct tc *c, struct tc_session *s,
     tc_u32(&b, bind);
     tc_fresh_nonce(c, s->nonce_caller);
     tc_2b(&b, s->nonce_caller, 32);
-    tc_u16(&b, 0);      /* encryptedSalt */
-    tc_u8(&b, 0);       /* TPM_SE_HMAC */
-    tc_u16(&b, 0x0010); /* symmetric NULL */
+    tc_u16(&b, 0); /* encryptedSalt */
+    tc_u8(&b, 0);  /* TPM_SE_HMAC */
+    tc_u16(&b, sym);
+    if (sym == 0x000A) {
+        tc_u16(&b, 0x000B); /* XOR's hash */
+    } else if (sym == 0x0006) {
+        tc_u16(&b, 128);
+        tc_u16(&b, 0x0043); /* CFB */
+    }
     tc_u16(&b, 0x000B); /* SHA-256 */
     tc_run(c, &b);
     if (c->rc || c->rsp_len != 48)
@@ -145,10 +153,18 @@ static inline bool tc_start_session(struct tc *c, struct tc_session *s,
     s->handle = tc_be32(c->rsp + 10);
     memcpy(s->nonce_tpm, c->rsp + 16, 32);
     s->bind = bind;
+    s->sym = sym;
     s->key_len = 0; /* unbound, unsalted: no session key */
     if (bind != 0x40000007)
         tc_session_key(s, bind_auth, bind_auth_len);
     return true;
+}
+
+static inline bool tc_start_session(struct tc *c, struct tc_session *s,
+                                    uint32_t bind, const void *bind_auth,
+                                    size_t bind_auth_len)
+{
+    return tc_start_session_sym(c, s, bind, bind_auth, bind_auth_len, 0x0010);
 }
 
 struct tc_auth {
@@ -171,22 +187,85 @@ static inline size_t tc_hmac_key(const struct tc_auth *a, uint8_t *key)
     return n;
 }
 
+/* KDFa(SHA-256, key, label, u, v, len * 8) with 32-byte u and v
+ * (Part 1 11.4.10.2). */
+static inline void tc_kdfa(const uint8_t *key, size_t key_len, const char *label,
+                           const uint8_t *u, const uint8_t *v, uint8_t *out,
+                           size_t len)
+{
+    for (uint32_t i = 1, done = 0; done < len; i++) {
+        uint8_t msg[4 + 8 + 64 + 4], mac[32];
+        size_t l = strlen(label), n = 0;
+        unsigned mlen = 32;
+
+        msg[n++] = 0, msg[n++] = 0, msg[n++] = 0, msg[n++] = (uint8_t)i;
+        memcpy(msg + n, label, l + 1);
+        n += l + 1;
+        memcpy(msg + n, u, 32);
+        memcpy(msg + n + 32, v, 32);
+        n += 64;
+        msg[n++] = (uint8_t)(len * 8 >> 24), msg[n++] = (uint8_t)(len * 8 >> 16);
+        msg[n++] = (uint8_t)(len * 8 >> 8), msg[n++] = (uint8_t)(len * 8);
+        HMAC(EVP_sha256(), key_len ? key : (const uint8_t *)"", (int)key_len,
+             msg, n, mac, &mlen);
+        memcpy(out + done, mac, len - done < 32 ? len - done : 32);
+        done += 32;
+    }
+}
+
+/* Parameter encryption of a TPM2B's bytes (Part 1 21): key = sessionKey ||
+ * authValue; XOR mask or AES-128-CFB key/IV from KDFa(newer, older). */
+static inline void tc_crypt(const struct tc_auth *a, const uint8_t *newer,
+                            const uint8_t *older, int encrypt, uint8_t *data,
+                            size_t len)
+{
+    uint8_t key[64], pad[512], kiv[32];
+    size_t klen = a->s->key_len;
+    int out_len;
+
+    if (len > sizeof(pad))
+        return; /* tests use short parameters */
+    memcpy(key, a->s->key, klen);
+    memcpy(key + klen, a->auth, a->auth_len);
+    klen += a->auth_len;
+    if (a->s->sym == 0x000A) {
+        tc_kdfa(key, klen, "XOR", newer, older, pad, len);
+        for (size_t k = 0; k < len; k++)
+            data[k] ^= pad[k];
+        return;
+    }
+    tc_kdfa(key, klen, "CFB", newer, older, kiv, 32);
+    {
+        EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+
+        EVP_CipherInit_ex(x, EVP_aes_128_cfb128(), NULL, kiv, kiv + 16, encrypt);
+        EVP_CipherUpdate(x, data, &out_len, data, (int)len);
+        EVP_CIPHER_CTX_free(x);
+    }
+}
+
 /* Sends a one-handle-authorized command: handles (names given), the HMAC
- * session area, then params. Checks the response HMAC on success. */
+ * session area, then params. With TPMA_SESSION_DECRYPT (0x20) in attrs the
+ * first parameter (a TPM2B) goes encrypted; with ENCRYPT (0x40) the first
+ * response parameter is decrypted in c->rsp. Checks the response HMAC on
+ * success. */
 static inline void tc_run_hmac(struct tc *c, uint32_t cc, const uint32_t *handles,
                                const struct tc_buf *names, unsigned n_handles,
                                const struct tc_buf *params, struct tc_auth *a)
 {
-    struct tc_buf b, cp_in = {.n = 0};
+    struct tc_buf b, cp_in = {.n = 0}, sent = *params;
     uint8_t cp[32], key[64], mac[32], rp[32], msg[128];
     unsigned len = 32;
     size_t klen = tc_hmac_key(a, key);
 
+    tc_fresh_nonce(c, a->s->nonce_caller);
+    if (a->attrs & 0x20)
+        tc_crypt(a, a->s->nonce_caller, a->s->nonce_tpm, 1, sent.b + 2,
+                 (size_t)sent.b[0] << 8 | sent.b[1]);
     tc_u32(&cp_in, cc);
     for (unsigned i = 0; i < n_handles; i++)
         tc_bytes(&cp_in, names[i].b, names[i].n);
-    tc_sha256(cp_in.b, cp_in.n, params->b, params->n, "", 0, cp);
-    tc_fresh_nonce(c, a->s->nonce_caller);
+    tc_sha256(cp_in.b, cp_in.n, sent.b, sent.n, "", 0, cp);
     memcpy(msg, cp, 32);
     memcpy(msg + 32, a->s->nonce_caller, 32);
     memcpy(msg + 64, a->s->nonce_tpm, 32);
@@ -201,7 +280,7 @@ static inline void tc_run_hmac(struct tc *c, uint32_t cc, const uint32_t *handle
     tc_2b(&b, a->s->nonce_caller, 32);
     tc_u8(&b, a->attrs);
     tc_2b(&b, mac, 32);
-    tc_bytes(&b, params->b, params->n);
+    tc_bytes(&b, sent.b, sent.n);
     tc_run(c, &b);
     c->rsp_hmac_ok = false;
     if (c->rc || c->rsp_len < 14 + 2 + 32 + 1 + 2 + 32)
@@ -222,6 +301,9 @@ static inline void tc_run_hmac(struct tc *c, uint32_t cc, const uint32_t *handle
         HMAC(EVP_sha256(), klen ? key : (const uint8_t *)"", (int)klen, msg, 97,
              mac, &len);
         c->rsp_hmac_ok = !memcmp(mac, sess + 37, 32);
+        if ((a->attrs & 0x40) && psize >= 2)
+            tc_crypt(a, a->s->nonce_tpm, a->s->nonce_caller, 0, c->rsp + 16,
+                     (size_t)c->rsp[14] << 8 | c->rsp[15]);
     }
 }
 #endif
