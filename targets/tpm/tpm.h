@@ -81,6 +81,11 @@ size_t tpm_execute(struct tpm *t, const uint8_t *cmd, size_t len,
                    uint8_t *rsp, size_t cap);
 
 void tpm_advance_clock(struct tpm *t, uint64_t ms);
+/* Differential testing: replace the nonceTPM of a loaded session with the
+ * one another TPM chose (the same size), so both compute the same HMACs and
+ * parameter-encryption keys. False if no such session or size. */
+bool tpm_session_set_nonce(struct tpm *t, uint32_t handle,
+                           const uint8_t *nonce, size_t len);
 
 /* Snapshots of the whole state: tpm_save() returns the byte count needed
  * (writes nothing when cap is too small); tpm_load() returns false on a

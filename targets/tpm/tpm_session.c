@@ -35,6 +35,17 @@ static struct tpm_session *session_of(struct tpm *t, uint32_t h)
     return s;
 }
 
+bool tpm_session_set_nonce(struct tpm *t, uint32_t handle,
+                           const uint8_t *nonce, size_t len)
+{
+    struct tpm_session *s = session_of(t, handle);
+
+    if (!s || len != s->nonce_tpm.size)
+        return false;
+    memcpy(s->nonce_tpm.b, nonce, len);
+    return true;
+}
+
 unsigned tpm_sessions_loaded(const struct tpm *t)
 {
     unsigned n = 0;
@@ -756,8 +767,9 @@ static TPM_RC in_sym_def(struct tpm_in *in, struct start_auth_in *p)
         rc = TPM_RC_VALUE;
     if (!rc)
         rc = in_u16(in, &p->sym_mode);
-    if (!rc && (p->sym_mode < TPM_ALG_CTR || p->sym_mode > TPM_ALG_ECB))
-        rc = TPM_RC_MODE;
+    if (!rc && p->sym_mode != TPM_ALG_CMAC &&
+        (p->sym_mode < TPM_ALG_CTR || p->sym_mode > TPM_ALG_ECB))
+        rc = TPM_RC_MODE; /* TPMI_ALG_SYM_MODE (rev 1.59 has CMAC) */
     return rc;
 }
 

@@ -151,6 +151,62 @@ static enum tpm_diff_verdict judge(const struct tpm_diff_cmd *c,
                : TPM_DIFF_BYTES_DIFFER;
 }
 
+/* The session handles of a command's authorization area, in order. */
+static unsigned session_handles(const uint8_t *cmd, size_t len, uint32_t *out)
+{
+    size_t at = 10 + 4 * (size_t)handle_count(command_code(cmd, len)), end;
+    unsigned n = 0;
+
+    if (ld_be16(cmd) != TPM_ST_SESSIONS || len < at + 4)
+        return 0;
+    end = at + 4 + ld_be32(cmd + at);
+    for (at += 4; end <= len && at + 4 <= end && n < 3;) {
+        out[n++] = ld_be32(cmd + at);
+        at += 4;
+        if (at + 2 > end)
+            break;
+        at += 2 + ld_be16(cmd + at) + 1;
+        if (at + 2 > end)
+            break;
+        at += 2 + ld_be16(cmd + at);
+    }
+    return n;
+}
+
+static void set_nonce(struct tpm *t, uint32_t handle, const uint8_t *rsp,
+                      size_t len, size_t at)
+{
+    if (at + 2 <= len && at + 2 + ld_be16(rsp + at) <= len)
+        tpm_session_set_nonce(t, handle, rsp + at + 2, ld_be16(rsp + at));
+}
+
+/* Both TPMs answered a command successfully: hvfuzz's sessions take the
+ * nonceTPM libtpms chose (StartAuthSession's, and each session's in the
+ * response), so the HMACs, session keys and parameter encryption that
+ * follow depend on the same nonces on both sides. */
+static void sync_nonces(struct tpm *t, const struct tpm_diff_cmd *c,
+                        const uint8_t *rsp, size_t len)
+{
+    uint32_t handles[3];
+    unsigned n = session_handles(c->buf, c->len, handles);
+    bool sessions = len >= 10 && ld_be16(rsp) == TPM_ST_SESSIONS;
+    bool start = command_code(c->buf, c->len) == TPM_CC_StartAuthSession;
+    size_t params = 10 + (start ? 4 : 0), at;
+
+    if (start && len >= 14)
+        set_nonce(t, ld_be32(rsp + 10), rsp, len, params + (sessions ? 4 : 0));
+    if (!sessions || len < params + 4)
+        return;
+    at = params + 4 + ld_be32(rsp + params);
+    for (unsigned i = 0; i < n && at + 2 <= len; i++) {
+        set_nonce(t, handles[i], rsp, len, at);
+        at += 2 + ld_be16(rsp + at) + 1;
+        if (at + 2 > len)
+            break;
+        at += 2 + ld_be16(rsp + at);
+    }
+}
+
 bool tpm_diff_desyncs(uint32_t rc_ref)
 {
     bool auth_fail = (rc_ref & TPM_RC_FMT1) && (rc_ref & 0x3F) == (TPM_RC_AUTH_FAIL & 0x3F);
@@ -201,6 +257,8 @@ size_t tpm_diff_run(const struct tpm_diff_cmd *cmds, size_t n,
         r.rc_model = response_code(ma, r.len_model);
         r.rc_ref = response_code(ra, r.len_ref);
         r.verdict = desynced ? TPM_DIFF_DESYNCED : judge(&cmds[i], &r, ma, ra);
+        if (r.rc_model == TPM_RC_SUCCESS && r.rc_ref == TPM_RC_SUCCESS)
+            sync_nonces(t, &cmds[i], ra, r.len_ref);
         desynced |= r.verdict == TPM_DIFF_GAP && tpm_diff_desyncs(r.rc_ref);
         differences += r.verdict >= TPM_DIFF_RC_DIFFER;
         if (observe)
