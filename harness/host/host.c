@@ -103,6 +103,8 @@ struct hv_host *hv_host_create_ex(const char *target, uint8_t *ram,
         return NULL;
     }
     h->layout = l;
+    h->raw_ops_only = getenv("HVFUZZ_ABLATE") &&
+                      !strcmp(getenv("HVFUZZ_ABLATE"), "raw-ops");
     cfg.dma_base = l->dma_base;
     cfg.dma_size = l->dma_size;
     cfg.ram = ram;
@@ -157,8 +159,8 @@ unsigned hv_host_exec(struct hv_host *h, const uint8_t *prog, size_t len)
 
     if (h->trace)
         fprintf(h->trace, "# input %lu: %zu bytes\n", h->inputs, len);
-    n = hv_program_continue(h->layout, prog, len, &hv_host_exec_ops, h,
-                            &h->shadow);
+    n = (h->raw_ops_only ? hv_program_continue_raw : hv_program_continue)(
+        h->layout, prog, len, &hv_host_exec_ops, h, &h->shadow);
     if (h->trace)
         fflush(h->trace);
     return n;

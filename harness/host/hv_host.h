@@ -43,6 +43,9 @@ struct hv_host {
     int trace_data;
     int self_booted; /* this host ran the boot (not HV_HOST_GUEST_BOOT) */
     unsigned long inputs; /* programs run so far */
+    /* HVFUZZ_ABLATE=raw-ops (bench/bugbench): inputs run with their
+     * structure-aware ops skipped (the init program still has them). */
+    int raw_ops_only;
     /* initialized variant (layout->init): the state inputs start from */
     struct hv_snapshot *snap;
     struct hv_shadow init_shadow;

@@ -623,5 +623,10 @@ unsigned hv_program_run(const struct hv_layout *l, const uint8_t *prog,
 unsigned hv_program_continue(const struct hv_layout *l, const uint8_t *prog,
                              size_t len, const struct hv_exec_ops *ops,
                              void *ctx, struct hv_shadow *sh);
+/* Ablation (bench/bugbench's "raw ops only"): the same, with every
+ * structure-aware opcode (>= HV_OP_VIRTQ_SETUP) skipped as if unassigned. */
+unsigned hv_program_continue_raw(const struct hv_layout *l, const uint8_t *prog,
+                                 size_t len, const struct hv_exec_ops *ops,
+                                 void *ctx, struct hv_shadow *sh);
 
 #endif

@@ -624,16 +624,24 @@ static bool opcode_assigned(uint8_t code)
     }
 }
 
-unsigned hv_program_continue(const struct hv_layout *l, const uint8_t *prog,
-                             size_t len, const struct hv_exec_ops *ops,
-                             void *ctx, struct hv_shadow *sh)
+/* Opcodes below HV_OP_VIRTQ_SETUP are the raw ones (register, config,
+ * memory, clock and frame ops). */
+static bool structure_aware(uint8_t code)
+{
+    return code >= HV_OP_VIRTQ_SETUP;
+}
+
+static unsigned run_ops(const struct hv_layout *l, const uint8_t *prog,
+                        size_t len, const struct hv_exec_ops *ops, void *ctx,
+                        struct hv_shadow *sh, bool raw_only)
 {
     struct hv_op op;
     unsigned count = 0;
     size_t pos = 0;
 
     while (pos < len) {
-        if (!opcode_assigned(prog[pos])) {
+        if (!opcode_assigned(prog[pos]) ||
+            (raw_only && structure_aware(prog[pos]))) {
             pos++; /* an unassigned opcode is skipped */
             continue;
         }
@@ -645,4 +653,18 @@ unsigned hv_program_continue(const struct hv_layout *l, const uint8_t *prog,
             count++;
     }
     return count;
+}
+
+unsigned hv_program_continue(const struct hv_layout *l, const uint8_t *prog,
+                             size_t len, const struct hv_exec_ops *ops,
+                             void *ctx, struct hv_shadow *sh)
+{
+    return run_ops(l, prog, len, ops, ctx, sh, false);
+}
+
+unsigned hv_program_continue_raw(const struct hv_layout *l, const uint8_t *prog,
+                                 size_t len, const struct hv_exec_ops *ops,
+                                 void *ctx, struct hv_shadow *sh)
+{
+    return run_ops(l, prog, len, ops, ctx, sh, true);
 }

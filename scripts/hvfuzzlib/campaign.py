@@ -35,6 +35,7 @@ class Options:
     extra_seeds: list = field(default_factory=list)
     mode: str = "inproc"  # or "vm": vm-<target> (hvfuzz-vmm + the guest agent)
     corpora_dir: Path | None = None  # checked-in corpora (default <repo>/corpora)
+    use_dict: bool = True  # the target's dictionary, if it has one
 
 
 # -- seeds -------------------------------------------------------------------
@@ -229,7 +230,8 @@ class Campaign:
         from .libfuzzer import LibFuzzerEngine
         binary = bin_path(self.opts.engine, binary_name(self.opts.target, self.opts.mode))
         cls = LibFuzzerEngine if self.opts.engine == "libfuzzer" else AflEngine
-        return cls(self.opts, binary, dictionary(self.opts.target))
+        return cls(self.opts, binary,
+                   dictionary(self.opts.target) if self.opts.use_dict else None)
 
     def on_signal(self, signum, frame) -> None:
         self.stop_requested += 1
