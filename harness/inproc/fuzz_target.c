@@ -11,3 +11,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     return hv_inproc_run(HV_TARGET_NAME, data, size);
 }
+
+HV_DEFINE_UNIT_MUTATOR(hv_program_unit_len)

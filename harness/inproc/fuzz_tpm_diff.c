@@ -57,3 +57,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     return 0;
 }
+
+HV_DEFINE_UNIT_MUTATOR(tpm_stream_next)

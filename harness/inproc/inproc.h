@@ -33,4 +33,52 @@ int hv_replay_main(int argc, char **argv);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* libFuzzer's structure-aware hooks over units (harness/inproc/mutator.h):
+ * each target defines them with HV_DEFINE_UNIT_MUTATOR(its unit_len) when
+ * built for libFuzzer. They mutate over units with HVFUZZ_MUTATOR=units in
+ * the environment; otherwise (the default, until bench/bugbench shows the
+ * unit mutator finds bugs sooner) they hand over to libFuzzer's own. */
+#ifdef HV_ENGINE_LIBFUZZER
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/inproc/mutator.h"
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max);
+static inline int hv_unit_mutator_off(void)
+{
+    static int off = -1;
+
+    if (off < 0) {
+        const char *m = getenv("HVFUZZ_MUTATOR");
+        off = !m || strcmp(m, "units");
+    }
+    return off;
+}
+#define HV_DEFINE_UNIT_MUTATOR(unit_len)                                       \
+    size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,     \
+                                   unsigned int seed);                         \
+    size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max,     \
+                                   unsigned int seed)                          \
+    {                                                                          \
+        if (hv_unit_mutator_off())                                             \
+            return LLVMFuzzerMutate(data, size, max);                          \
+        return hv_mutate_units(data, size, max, seed, unit_len,                \
+                               LLVMFuzzerMutate);                              \
+    }                                                                          \
+    size_t LLVMFuzzerCustomCrossOver(const uint8_t *a, size_t asize,           \
+                                     const uint8_t *b, size_t bsize,           \
+                                     uint8_t *out, size_t max,                 \
+                                     unsigned int seed);                       \
+    size_t LLVMFuzzerCustomCrossOver(const uint8_t *a, size_t asize,           \
+                                     const uint8_t *b, size_t bsize,           \
+                                     uint8_t *out, size_t max,                 \
+                                     unsigned int seed)                        \
+    {                                                                          \
+        return hv_crossover_units(a, asize, b, bsize, out, max, seed,          \
+                                  hv_unit_mutator_off() ? NULL : unit_len);    \
+    }
+#else
+#define HV_DEFINE_UNIT_MUTATOR(unit_len)
+#endif
+
 #endif
