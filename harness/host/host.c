@@ -32,6 +32,21 @@ static void boot(struct hv_host *h)
     hv_program_boot(h->layout, &hv_host_exec_ops, h);
 }
 
+/* HVFUZZ_WORK_BUDGET=N: the per-input work budget (triage replays a
+ * budget finding with a larger one to tell a hang from a heavy input);
+ * unset or invalid: the machine's default. */
+static uint32_t work_budget_from_env(void)
+{
+    const char *v = getenv("HVFUZZ_WORK_BUDGET");
+    char *end;
+    unsigned long n;
+
+    if (!v || !*v)
+        return 0;
+    n = strtoul(v, &end, 0);
+    return *end || n > UINT32_MAX ? 0 : (uint32_t)n;
+}
+
 static int add_devices(struct hv_host *h, const char **err)
 {
     const struct hv_layout *l = h->layout;
@@ -108,6 +123,7 @@ struct hv_host *hv_host_create_ex(const char *target, uint8_t *ram,
     cfg.dma_base = l->dma_base;
     cfg.dma_size = l->dma_size;
     cfg.ram = ram;
+    cfg.work_budget = work_budget_from_env();
     h->m = hv_machine_create(&cfg);
     if (!h->m) {
         *err = "out of memory";

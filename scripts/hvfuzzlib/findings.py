@@ -19,6 +19,12 @@ from .common import (bin_path, binary_name, display_path, read_json, replay_pres
                      sanitizer_env, write_atomic, write_json)
 
 TIMEOUT_SAMPLES = 2
+# A budget finding is replayed once more with this many times the default
+# per-input work budget (HV_WORK_BUDGET_DEFAULT, 1 << 22 units): a hang
+# exhausts any budget, a merely heavy input (a TSO storm of tiny segments)
+# finishes and is dropped as not reproducible.
+BUDGET_RECHECK_FACTOR = 64
+DEFAULT_WORK_BUDGET = 1 << 22
 
 
 @dataclass
@@ -33,12 +39,13 @@ def replay_binary(target: str, mode: str = "inproc") -> Path:
     return bin_path(replay_preset(), binary_name(target, mode))
 
 
-def run_replay(binary: Path, path: Path, timeout: float, extra=()) -> tuple[int | None, str, str]:
+def run_replay(binary: Path, path: Path, timeout: float, extra=(),
+               env: dict | None = None) -> tuple[int | None, str, str]:
     """(returncode or None on timeout, stdout, stderr). On timeout the replay is
     interrupted with SIGABRT, which ASan (handle_abort=1) turns into a stack."""
     cmd = [str(binary), *extra, str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=sanitizer_env(), start_new_session=True)
+                            env=sanitizer_env(env), start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
         return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
@@ -82,7 +89,23 @@ def replay_input(target: str, path: Path, timeout: float = 25.0, extra=(),
         text = "\n".join(f"--- hang sample {i + 1} (interrupted after the timeout) ---\n{r}"
                          for i, r in enumerate(reports))
         return Replay(text, triage.triage_timeout(reports), -1, cmd)
-    return Replay(err, classify_finished(rc, err), rc, cmd)
+    tri = classify_finished(rc, err)
+    if tri.kind == "hang" and "kind=budget" in err:
+        return recheck_budget(binary, path, timeout, extra, Replay(err, tri, rc, cmd))
+    return Replay(err, tri, rc, cmd)
+
+
+def recheck_budget(binary: Path, path: Path, timeout: float, extra, first: Replay) -> Replay:
+    """The budget ran out: again with BUDGET_RECHECK_FACTOR times the budget.
+    Finishing clean then means a heavy input, not a hang: no finding."""
+    budget = str(BUDGET_RECHECK_FACTOR * DEFAULT_WORK_BUDGET)
+    env = dict(os.environ, HVFUZZ_WORK_BUDGET=budget)
+    rc, _, err = run_replay(binary, path, timeout, extra, env)
+    if rc == 0 and not classify_finished(rc, err).kind:
+        note = (f"{first.report}\n--- replayed with HVFUZZ_WORK_BUDGET={budget}: finished "
+                f"clean, so a heavy input, not a hang ---\n{err}")
+        return Replay(note, triage.Triage(kind=""), 0, first.command)
+    return first
 
 
 def classify_finished(rc: int, err: str) -> triage.Triage:
