@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from .common import engine_dir_name, input_files, require_tool
+from .common import bin_path, engine_dir_name, input_files, read_native_targets, require_tool
 from .proc import LogTail, spawn, stop_all
 
 AFL_ENV = {
@@ -164,4 +164,8 @@ class AflEngine:
         env.update(AFL_ENV)
         env["ASAN_OPTIONS"] = AFL_ASAN
         env["UBSAN_OPTIONS"] = AFL_UBSAN
+        if os.environ.get("HVFUZZ_MUTATOR") == "units":  # harness/inproc/afl_mutator.c
+            env["AFL_CUSTOM_MUTATOR_LIBRARY"] = str(bin_path("afl", "hvfuzz-afl-mutator.so"))
+            if self.opts.target in {t for t, _ in read_native_targets()}:
+                env["HVFUZZ_UNITS"] = "tpm"
         return env
