@@ -11,6 +11,7 @@
  */
 #include "targets/tpm/tpm_int.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -465,7 +466,7 @@ size_t tpm_execute(struct tpm *t, const uint8_t *cmd, size_t len,
     struct tpm_cmd *c = t->cmd;
     TPM_RC rc;
 
-    memset(c, 0, sizeof(*c));
+    memset(c, 0, offsetof(struct tpm_cmd, param_copy));
     c->decrypt_idx = c->encrypt_idx = c->audit_idx = -1;
     c->rp = (struct tpm_out){.p = c->rp_buf, .cap = sizeof(c->rp_buf)};
     rc = run_command(t, c, cmd, len);

@@ -110,11 +110,12 @@ struct tpm_cmd {
     struct tpm_auth auth[TPM_MAX_SESSIONS_PER_CMD];
     unsigned n_auth;
     int decrypt_idx, encrypt_idx, audit_idx; /* session index, -1: none */
-    uint8_t param_copy[TPM_MAX_COMMAND_SIZE]; /* decrypted parameters */
     bool has_rsp_handle;
     uint32_t rsp_handle;
     bool params_ended;
     struct tpm_out rp; /* response parameters */
+    /* buffers last: tpm_execute clears the fields above, not these */
+    uint8_t param_copy[TPM_MAX_COMMAND_SIZE]; /* decrypted parameters */
     uint8_t rp_buf[TPM_MAX_RESPONSE_SIZE];
 };
 
