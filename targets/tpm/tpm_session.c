@@ -768,9 +768,11 @@ static TPM_RC in_sym_def(struct tpm_in *in, struct start_auth_in *p)
         rc = TPM_RC_VALUE;
     if (!rc)
         rc = in_u16(in, &p->sym_mode);
-    if (!rc && p->sym_mode != TPM_ALG_CMAC &&
+    /* TPMI_ALG_SYM_MODE+ (rev 1.59 has CMAC; NULL is allowed here and
+     * refused by StartAuthSession itself, after the hash) */
+    if (!rc && p->sym_mode != TPM_ALG_CMAC && p->sym_mode != TPM_ALG_NULL &&
         (p->sym_mode < TPM_ALG_CTR || p->sym_mode > TPM_ALG_ECB))
-        rc = TPM_RC_MODE; /* TPMI_ALG_SYM_MODE (rev 1.59 has CMAC) */
+        rc = TPM_RC_MODE;
     return rc;
 }
 

@@ -214,6 +214,7 @@ crypt = [sas(sym=XOR), sas(sym=AES128), sas(sym="0006" + "0080" + "0042"),
          extend(0, auth=area(sess("02000002"))),
          sas(sym="0006" + "00c0" + "0043"), sas(sym="0026" + "00c0" + "0043"),
          sas(sym="0003" + "0080" + "0043"), sas(sym="0006" + "0100" + "003f"),
+         sas(sym="0006" + "0080" + "0010"), sas(sym="0006" + "0080" + "0010", h="aaaa"),
          ]
 def emit(name, lst):
     print("static const char *const %s[] = {" % name)
