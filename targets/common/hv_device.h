@@ -310,6 +310,18 @@ struct hv_machine_config {
     uint32_t work_budget; /* 0: HV_WORK_BUDGET_DEFAULT */
 };
 
+/* Guest RAM outside the window: [gpa, gpa + size) at host address `host`
+ * (a vhost-user frontend's shared memory, mapped by the host). */
+struct hv_ram_region {
+    uint64_t gpa, size;
+    uint8_t *host;
+};
+#define HV_MAX_RAM_REGIONS 8
+
+/* A host that delivers interrupts (the vhost-user server) is told of every
+ * MSI-X message a device sends, after its trace event. */
+typedef void (*hv_msi_fn)(void *opaque, hv_dev *dev, uint16_t vector);
+
 /* One decoded address range: a mapped BAR or a fixed region. */
 struct hv_bus_map {
     uint64_t base, size;
@@ -339,6 +351,11 @@ struct hv_machine {
      * (hv_bus_remap), so an access does not re-read config space. */
     struct hv_bus_map maps[HV_MAX_MAPS];
     unsigned nmaps;
+    /* hv_machine_set_ram_regions: when nram > 0 they replace the window. */
+    struct hv_ram_region ram_regions[HV_MAX_RAM_REGIONS];
+    unsigned nram;
+    hv_msi_fn msi_fn; /* hv_machine_set_msi_sink */
+    void *msi_opaque;
 };
 
 hv_machine *hv_machine_create(const struct hv_machine_config *cfg);
@@ -359,6 +376,16 @@ void hv_machine_clock_advance(hv_machine *m, uint64_t ns);
  * Returns that device, or NULL when no device receives frames. */
 hv_dev *hv_machine_rx_inject(hv_machine *m, const uint8_t *frame, size_t len);
 void hv_machine_set_trace(hv_machine *m, hv_trace_fn fn, void *opaque);
+/* Replace the DMA window by `n` guest RAM regions (n <= HV_MAX_RAM_REGIONS;
+ * n = 0 goes back to the window): DMA and hv_mem_* then reach exactly these
+ * (one access must lie inside one region) and MMIO; nothing in them is
+ * tracked or reset. Copies the table. -1 (nothing changed) when n is too
+ * large or a region is empty, wraps around or has no host address. */
+int hv_machine_set_ram_regions(hv_machine *m, const struct hv_ram_region *r,
+                               unsigned n);
+/* Interrupt delivery for hosts that have a real interrupt path; NULL: none
+ * (the default: an interrupt is a trace event only). */
+void hv_machine_set_msi_sink(hv_machine *m, hv_msi_fn fn, void *opaque);
 
 /* Snapshots: the machine's state after some set-up (an init program), to
  * start inputs from instead of the reset state. NULL when a device has no

@@ -154,6 +154,26 @@ uint64_t hv_clock_ns(const hv_dev *dev)
     return dev->machine->clock_ns;
 }
 
+void hv_machine_set_msi_sink(hv_machine *m, hv_msi_fn fn, void *opaque)
+{
+    m->msi_fn = fn;
+    m->msi_opaque = opaque;
+}
+
+int hv_machine_set_ram_regions(hv_machine *m, const struct hv_ram_region *r,
+                               unsigned n)
+{
+    if (n > HV_MAX_RAM_REGIONS)
+        return -1;
+    for (unsigned i = 0; i < n; i++)
+        if (r[i].size == 0 || r[i].gpa + r[i].size - 1 < r[i].gpa || !r[i].host)
+            return -1;
+    if (n)
+        memcpy(m->ram_regions, r, n * sizeof(*r));
+    m->nram = n;
+    return 0;
+}
+
 /* ---- guest RAM window -------------------------------------------------- */
 
 HV_NO_COVERAGE static bool in_window(const hv_machine *m, uint64_t gpa, size_t len)
@@ -164,7 +184,7 @@ HV_NO_COVERAGE static bool in_window(const hv_machine *m, uint64_t gpa, size_t l
 
 HV_NO_COVERAGE void hv_mem_mark_dirty(hv_machine *m, uint64_t gpa, size_t len)
 {
-    if (len == 0 || !in_window(m, gpa, len))
+    if (len == 0 || m->nram || !in_window(m, gpa, len))
         return;
     uint64_t first = (gpa - m->dma_base) / HV_PAGE_SIZE;
     uint64_t last = (gpa - m->dma_base + len - 1) / HV_PAGE_SIZE;
@@ -173,8 +193,22 @@ HV_NO_COVERAGE void hv_mem_mark_dirty(hv_machine *m, uint64_t gpa, size_t len)
         m->dirty[p] = 1;
 }
 
+HV_NO_COVERAGE static uint8_t *ram_region_ptr(hv_machine *m, uint64_t gpa,
+                                              size_t len)
+{
+    for (unsigned i = 0; i < m->nram; i++) {
+        const struct hv_ram_region *r = &m->ram_regions[i];
+
+        if (gpa >= r->gpa && len <= r->size && gpa - r->gpa <= r->size - len)
+            return r->host + (gpa - r->gpa);
+    }
+    return NULL;
+}
+
 HV_NO_COVERAGE uint8_t *hv_dma_window_ptr(hv_machine *m, uint64_t gpa, size_t len)
 {
+    if (m->nram)
+        return ram_region_ptr(m, gpa, len);
     return in_window(m, gpa, len) ? m->ram + (gpa - m->dma_base) : NULL;
 }
 

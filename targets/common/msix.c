@@ -99,6 +99,8 @@ static void deliver(hv_dev *dev, uint16_t v)
 
     hv_trace(dev->machine, "irq %s msix vector=%u addr=0x%llx data=0x%x",
              dev->name, v, (unsigned long long)addr, hv_ld_le(e + ENTRY_DATA, 4));
+    if (dev->machine->msi_fn)
+        dev->machine->msi_fn(dev->machine->msi_opaque, dev, v);
 }
 
 static void set_pending(hv_dev *dev, uint16_t v, bool on)

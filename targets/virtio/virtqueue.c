@@ -63,6 +63,14 @@ void virtq_init(struct virtq *vq, hv_dev *dev, uint16_t index,
     virtq_reset(vq);
 }
 
+void virtq_resume_at(struct virtq *vq, uint16_t idx)
+{
+    vq->last_avail_idx = idx;
+    vq->used_idx = idx;
+    vq->inflight = 0;
+    vq->signalled_used_valid = false;
+}
+
 void virtq_set_error(struct virtq *vq, const char *why)
 {
     if (vq->broken)

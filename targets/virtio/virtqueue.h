@@ -60,6 +60,10 @@ void virtq_init(struct virtq *vq, hv_dev *dev, uint16_t index,
                 uint16_t max_size);
 /* Power-on state: disabled, size = max_size, addresses and indexes 0. */
 void virtq_reset(struct virtq *vq);
+/* Resume a queue whose rings the driver has used before (vhost-user
+ * SET_VRING_BASE, migration): the next available slot is `idx`, every chain
+ * before it was completed (used_idx = idx), nothing is in flight. */
+void virtq_resume_at(struct virtq *vq, uint16_t idx);
 /* Mark a device error on this queue (idempotent); no ring access after. */
 void virtq_set_error(struct virtq *vq, const char *why);
 /* Enabled, configured (desc != 0) and not broken. */
