@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import build
+from . import build, import_trace
 from .common import (DEFAULT_TARGET, ENGINES, MODES, UserError, check_mode, check_target,
                      read_native_targets, read_targets, repo_root)
 
@@ -45,6 +45,8 @@ def make_parser() -> Parser:
     add_triage(sub)
     add_minimize(sub)
     add_ci(sub)
+    add_serve(sub)
+    import_trace.add_parser(sub)
     return p
 
 
@@ -83,6 +85,8 @@ def add_fuzz(sub) -> None:
                    help="per-input timeout (default 5)")
     f.add_argument("--seeds", type=Path, action="append", default=[], metavar="DIR",
                    help="more seed inputs (binary, or .hvf text assembled first); repeatable")
+    f.add_argument("--no-dict", action="store_true",
+                   help="fuzz without the target's dictionary (seeds/<target>.dict)")
     f.add_argument("-v", "--verbose", action="store_true", help="show build output")
 
 
@@ -150,7 +154,8 @@ def cmd_fuzz(args) -> int:
         target=args.target, engine=args.engine, time=args.time, jobs=args.jobs,
         workdir=(args.workdir or root / "out").absolute(), json=args.json,
         crashes_dir=(args.crashes_dir or root / "crashes").absolute(),
-        timeout=args.timeout, verbose=args.verbose, extra_seeds=args.seeds, mode=args.mode)
+        timeout=args.timeout, verbose=args.verbose, extra_seeds=args.seeds, mode=args.mode,
+        use_dict=not args.no_dict)
     return campaign.run(opts)
 
 
@@ -340,9 +345,48 @@ def cmd_ci(args) -> int:
     return ci.run(opts)
 
 
+# ---- serve (hvfuzzlib/serve.py) ----
+
+def add_serve(sub) -> None:
+    s = sub.add_parser("serve", help="serve a device model to QEMU as a vhost-user back-end",
+                       description="Serve hvfuzz's own device model (the code the fuzz targets "
+                       "run) as a vhost-user back-end, so a real guest driver under QEMU drives "
+                       "it: listen on SOCKET, one front-end at a time, log on stderr. QEMU side: "
+                       "-object memory-backend-memfd,id=mem,size=512M,share=on -numa "
+                       "node,memdev=mem -chardev socket,id=c,path=SOCKET -device "
+                       "vhost-user-blk-pci,chardev=c. Ctrl-C or SIGTERM stops it cleanly (disk "
+                       "flushed, SOCKET removed, exit 0). Builds preset dev if stale "
+                       "($HVFUZZ_SERVE_BIN: use that binary).")
+    s.add_argument("device", metavar="DEVICE", help="the model to serve: virtio-blk")
+    s.add_argument("--vhost-user", type=Path, required=True, metavar="SOCKET",
+                   help="unix socket to create and listen on (its directory must exist)")
+    s.add_argument("--disk", type=Path, metavar="FILE",
+                   help="raw disk image, size a non-zero multiple of 512 (default: a RAM "
+                   "disk of --size bytes)")
+    s.add_argument("--size", metavar="BYTES", help="RAM disk size (default 16M; suffix K, M, G)")
+    s.add_argument("--read-only", action="store_true", help="offer VIRTIO_BLK_F_RO, refuse writes")
+    s.add_argument("--queues", type=positive_int, default=1, metavar="N",
+                   help="request queues (default 1; QEMU's num-queues must not exceed it)")
+    s.add_argument("--queue-size", type=positive_int, metavar="N",
+                   help="largest ring, a power of two (default 256; QEMU's queue-size must "
+                   "not exceed it)")
+    s.add_argument("--serial", metavar="S", help="serial number (GET_ID)")
+    s.add_argument("--trace", action="store_true",
+                   help="print the model's device trace (DMA, interrupts, requests)")
+    s.add_argument("-v", "--verbose", action="store_true", help="log every vhost-user message")
+    s.add_argument("--inject-fault", choices=("flip-read",), metavar="FAULT",
+                   help="testing the tests: flip-read corrupts every sector read")
+
+
+def cmd_serve(args) -> int:
+    from . import serve
+    return serve.run(args)
+
+
 COMMANDS = {"list": cmd_list, "test": cmd_test, "fuzz": cmd_fuzz, "repro": cmd_repro,
             "coverage": cmd_coverage, "export": cmd_export, "triage": cmd_triage,
-            "minimize": cmd_minimize, "ci": cmd_ci}
+            "minimize": cmd_minimize, "ci": cmd_ci, "serve": cmd_serve,
+            "import-trace": import_trace.run}
 
 
 def main(argv: list[str] | None = None) -> int:
