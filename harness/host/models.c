@@ -9,6 +9,7 @@
 #include "targets/selftest/canary.h"
 #include "targets/tpm/tpm_crb.h"
 #include "targets/virtio/virtio_blk.h"
+#include "targets/virtio/virtio_net.h"
 
 static hv_dev *e1000_create_nic(hv_machine *m, struct hv_net *backend)
 {
@@ -17,12 +18,20 @@ static hv_dev *e1000_create_nic(hv_machine *m, struct hv_net *backend)
     return e1000_create_ex(m, &p);
 }
 
+static hv_dev *virtio_net_create_nic(hv_machine *m, struct hv_net *backend)
+{
+    const struct virtio_net_params p = {.backend = backend};
+
+    return virtio_net_create_ex(m, &p);
+}
+
 static const struct hv_model models[] = {
     {"virtio-blk", virtio_blk_create, NULL},
     {"nvme", nvme_create, NULL},
     {"e1000", e1000_create, e1000_create_nic},
     {"selftest-canary", canary_create, NULL},
     {"tpm-crb", tpm_crb_create, NULL},
+    {"virtio-net", virtio_net_create, virtio_net_create_nic},
 };
 
 /* Host configuration (not device state): where NICs write their frames. */

@@ -174,6 +174,34 @@ static const struct hv_layout tpm_crb_layout = {
     .virtio_region = -1,
 };
 
+/* ---- virtio-net: QEMU 7.2's `-device virtio-net-pci` at 00:01.0, at the
+ * addresses SeaBIOS gave it in tests/targets/virtio/data/virtio-net-*.trace
+ * (same BAR layout as virtio-blk; the 256 KiB ROM BAR is left unmapped).
+ * Queues: 0 RX, 1 TX, 2 control (64 entries). */
+
+static const struct hv_layout_device virtio_net_devs[] = {
+    {.model = "virtio-net", .name = "vnet", .bdf = 0x08},
+};
+static const struct hv_layout_region virtio_net_mmio[] = {
+    {.name = "bar4", .dev = 0, .bar = 4, .base = 0xfebfc000ull, .size = 0x4000},
+    {.name = "bar1", .dev = 0, .bar = 1, .base = 0xfebc0000ull, .size = 0x1000},
+};
+static const struct hv_layout_region virtio_net_pio[] = {
+    {.name = "bar0", .dev = 0, .bar = 0, .base = 0xc040, .size = 0x20},
+};
+static const struct hv_layout virtio_net_layout = {
+    .target = "virtio-net",
+    .devs = virtio_net_devs,
+    .ndevs = 1,
+    .mmio = virtio_net_mmio,
+    .nmmio = 2,
+    .pio = virtio_net_pio,
+    .npio = 1,
+    .dma_base = DMA_BASE,
+    .dma_size = DMA_SIZE,
+    .virtio_region = 0,
+};
+
 /* ---- all targets -------------------------------------------------------- */
 
 const struct hv_layout *const hv_layouts[] = {
@@ -185,6 +213,7 @@ const struct hv_layout *const hv_layouts[] = {
     &e1000_init_layout,
     &canary_layout,
     &tpm_crb_layout,
+    &virtio_net_layout,
     NULL,
 };
 

@@ -105,6 +105,24 @@
  * comments, and names e1000 registers ("# rdt", "# mta[3]", "# stats+0x74")
  * on an "e1000" BAR 0 and ioaddr/iodata on its BAR 1.
  *
+ * virtio-net directives (asm only; they assemble to virtq_submit on the
+ * virtio-net queues: 0 RX, 1 TX, 2 control; all take vq= indirect nokick
+ * noint flags=):
+ *   net_tx data=FRAME    out = 12-byte virtio_net_hdr, then FRAME over
+ *                        split=1..6 segments (vq 1)
+ *   net_udp | net_tcp    the same with a built frame (e1000_udp's frame
+ *                        options and defaults; csum: NEEDS_CSUM, csum_start
+ *                        = L2 + 20, csum_offset 6 / 16, checksum field =
+ *                        pseudo-header sum)
+ *     header options: hflags= gso= hdr_len= gso_size= csum_start=
+ *     csum_offset= num_buffers= hdr=12|10 (10: legacy header)
+ *   net_rx_post [len=2048] [split=1..6]   in = len over split segments (vq 0)
+ *   net_ctrl class=rx|mac|vlan|announce|mq|offloads|N cmd=N [data=D] [ack=1]
+ *                        out = class, cmd [, data]; in = ack bytes (vq 2)
+ *   net_udp payload="hi" csum      net_ctrl class=rx cmd=0 data=0x00*1
+ * hvfuzz-disasm prints them as virtq_submit with "# net tx 60 bytes",
+ * "# net rx buffer" and "# net ctrl rx cmd=0" comments.
+ *
  * TPM directives (asm only; they assemble to tpm_cmd with a well-formed
  * command, header size included, and take every tpm_cmd flag keyword):
  *   tpm_startup clear|state          tpm_shutdown clear|state
@@ -557,6 +575,31 @@ static void annotate_blk(struct bbuf *b, const struct hv_layout *l,
                   (unsigned)ld_le(op->data + 28, 4));
 }
 
+/* "  # net ctrl rx cmd=0" / "  # net tx 60 bytes" / "  # net rx buffer"
+ * for a submit on a virtio-net queue (0 RX, 1 TX, 2 control, as set up
+ * by virtq_setup on the default device). */
+static void annotate_net(struct bbuf *b, const struct hv_layout *l,
+                         const struct hv_op *op)
+{
+    static const char *const cls[] = {"rx", "mac", "vlan", "announce", "mq",
+                                      "offloads"};
+    unsigned nout = op->nout & 7, nin = op->nin & 7;
+    if (!has_model(l, "virtio-net"))
+        return;
+    if (op->region == 2 && nout && op->len >= 2) {
+        if (op->data[0] < 6)
+            bb_printf(b, "  # net ctrl %s cmd=%u", cls[op->data[0]], op->data[1]);
+        else
+            bb_printf(b, "  # net ctrl class=%u cmd=%u", op->data[0], op->data[1]);
+    } else if (op->region == 1 && nout && op->seg[0] == 12 && op->len >= 12) {
+        bb_printf(b, "  # net tx %u bytes", (unsigned)(op->len - 12));
+        if (op->data[0] || op->data[1])
+            bb_printf(b, " hflags=0x%x gso=0x%x", op->data[0], op->data[1]);
+    } else if (op->region == 0 && !nout && nin) {
+        bb_printf(b, "  # net rx buffer");
+    }
+}
+
 /* " REGION|DEV OFF SIZE [VAL]" of a raw register or config access. */
 static void fmt_access(struct bbuf *b, const struct hv_layout *l,
                        const struct hv_op *op)
@@ -645,8 +688,10 @@ static void fmt_op(struct bbuf *b, const struct hv_layout *l,
             if (op->flags & HV_SUBMIT_F_NO_INTERRUPT)
                 bb_printf(b, " noint");
         }
-        if (comments)
+        if (comments) {
             annotate_blk(b, l, op);
+            annotate_net(b, l, op);
+        }
         break;
     }
     case HV_OP_NVME_SETUP:
@@ -2124,6 +2169,273 @@ static void asm_e1000_sugar(struct asm_ctx *a, const struct tok *toks,
         op->flags |= HV_E1000_TX_F_AUTO | HV_E1000_TX_F_TXSM;
 }
 
+/* ---- virtio-net directives -> virtq_submit -------------------------------- */
+
+/* Split `len` bytes into `parts` segment lengths (the last takes the rest). */
+static unsigned net_split(struct asm_ctx *a, unsigned col, size_t len,
+                          unsigned parts, uint16_t *out)
+{
+    if (parts == 0 || parts > 6)
+        asm_error(a, col, "split must be 1..6");
+    for (unsigned i = 0; i < parts; i++) {
+        size_t n = i + 1 < parts ? len / parts : len - (len / parts) * (parts - 1);
+        if (n > 0xffff)
+            asm_error(a, col, "segment longer than 65535 bytes (use split=)");
+        out[i] = (uint16_t)n;
+    }
+    return parts;
+}
+
+/* A frame option of net_udp / net_tcp (as e1000_udp takes them). */
+static bool net_frame_opt(struct asm_ctx *a, const struct kv *kv, unsigned col,
+                          struct frame *f, bool *have_pay)
+{
+    if (key_is(kv, "dst"))
+        parse_mac(a, kv, f->dst);
+    else if (key_is(kv, "src"))
+        parse_mac(a, kv, f->src);
+    else if (key_is(kv, "sip"))
+        f->sip = parse_ip(a, kv);
+    else if (key_is(kv, "dip"))
+        f->dip = parse_ip(a, kv);
+    else if (key_is(kv, "sport"))
+        f->sport = (uint16_t)kv_num(a, kv, 0xffff, "sport");
+    else if (key_is(kv, "dport"))
+        f->dport = (uint16_t)kv_num(a, kv, 0xffff, "dport");
+    else if (key_is(kv, "tag"))
+        f->tag = (int)kv_num(a, kv, 0xffff, "tag");
+    else if (key_is(kv, "seq") && f->tcp)
+        f->seq = (uint32_t)kv_num(a, kv, 0xffffffffu, "seq");
+    else if (key_is(kv, "ack") && f->tcp)
+        f->ack = (uint32_t)kv_num(a, kv, 0xffffffffu, "ack");
+    else if (key_is(kv, "tcpflags") && f->tcp)
+        f->tcpflags = (uint8_t)kv_num(a, kv, 0xff, "tcpflags");
+    else if (key_is(kv, "payload")) {
+        need_value(a, kv, true);
+        if (*have_pay)
+            asm_error(a, col, "payload given twice");
+        *have_pay = true;
+        parse_data(a, kv->v, kv->vn, kv->vcol, &a->pay);
+    } else
+        return false;
+    return true;
+}
+
+/* Fields of the virtio_net_hdr a net_tx-style directive sets. */
+struct net_hdr_opts {
+    uint64_t flags, gso, hdr_len, gso_size, csum_start, csum_offset, nbufs;
+    unsigned hlen; /* bytes of header put in the chain: 12 or 10 */
+    bool csum_set;
+};
+
+static bool net_hdr_opt(struct asm_ctx *a, const struct kv *kv,
+                        struct net_hdr_opts *h)
+{
+    if (key_is(kv, "hflags"))
+        h->flags = kv_num(a, kv, 0xff, "hflags");
+    else if (key_is(kv, "gso"))
+        h->gso = kv_num(a, kv, 0xff, "gso");
+    else if (key_is(kv, "hdr_len"))
+        h->hdr_len = kv_num(a, kv, 0xffff, "hdr_len");
+    else if (key_is(kv, "gso_size"))
+        h->gso_size = kv_num(a, kv, 0xffff, "gso_size");
+    else if (key_is(kv, "csum_start")) {
+        h->csum_start = kv_num(a, kv, 0xffff, "csum_start");
+        h->csum_set = true;
+    } else if (key_is(kv, "csum_offset")) {
+        h->csum_offset = kv_num(a, kv, 0xffff, "csum_offset");
+        h->csum_set = true;
+    } else if (key_is(kv, "num_buffers"))
+        h->nbufs = kv_num(a, kv, 0xffff, "num_buffers");
+    else if (key_is(kv, "hdr")) {
+        h->hlen = (unsigned)kv_num(a, kv, 12, "hdr");
+        if (h->hlen != 10 && h->hlen != 12)
+            asm_error(a, kv->vcol, "hdr must be 12 or 10 (legacy)");
+    } else
+        return false;
+    return true;
+}
+
+static void net_put_hdr(struct bbuf *d, const struct net_hdr_opts *h)
+{
+    bb_le(d, h->flags, 1);
+    bb_le(d, h->gso, 1);
+    bb_le(d, h->hdr_len, 2);
+    bb_le(d, h->gso_size, 2);
+    bb_le(d, h->csum_start, 2);
+    bb_le(d, h->csum_offset, 2);
+    if (h->hlen == 12)
+        bb_le(d, h->nbufs, 2);
+}
+
+/* net_tx data=FRAME | net_udp | net_tcp (a built frame): header segment,
+ * then the frame over split= readable segments, on vq 1 by default. */
+static void asm_net_tx(struct asm_ctx *a, const struct tok *toks, unsigned nt,
+                       struct hv_op *op)
+{
+    const struct tok *m = &toks[0];
+    bool raw = tok_is(m, "net_tx"), tcp = tok_is(m, "net_tcp");
+    static const uint8_t guest[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+    static const uint8_t gateway[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
+    struct frame f = {.sip = 0x0a00020fu, .dip = 0x0a000202u, .sport = 1234,
+                      .dport = 5678, .tcpflags = 0x18, .tag = -1, .tcp = tcp};
+    struct net_hdr_opts h = {.hlen = 12};
+    bool have_data = false, have_pay = false, csum = false;
+    unsigned split = 1, split_col = m->col;
+    memcpy(f.dst, gateway, 6);
+    memcpy(f.src, guest, 6);
+    op->region = 1;
+    a->pay.n = 0;
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (key_is(&kv, "vq"))
+            op->region = (uint8_t)kv_num(a, &kv, 0xff, "vq");
+        else if (submit_flag(a, &kv, &op->flags) || net_hdr_opt(a, &kv, &h))
+            ;
+        else if (key_is(&kv, "split")) {
+            split = (unsigned)kv_num(a, &kv, 6, "split");
+            split_col = kv.vcol;
+        } else if (raw && key_is(&kv, "data"))
+            take_data(a, &kv, toks[i].col, &have_data, &a->pay);
+        else if (!raw && key_is(&kv, "csum")) {
+            need_value(a, &kv, false);
+            csum = true;
+        } else if (raw || !net_frame_opt(a, &kv, toks[i].col, &f, &have_pay))
+            asm_error(a, toks[i].col, "unknown %.*s option '%.*s'", (int)m->n,
+                      m->s, (int)toks[i].n, toks[i].s);
+    }
+    if (raw && !have_data)
+        asm_error(a, m->col, "net_tx needs data=");
+    size_t l2 = f.tag >= 0 ? 18 : 14;
+    if (csum) {
+        h.flags |= 1; /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
+        if (!h.csum_set) {
+            h.csum_start = l2 + 20;
+            h.csum_offset = tcp ? 16 : 6;
+        }
+    }
+    f.partial = csum;
+    a->tmp.n = 0;
+    net_put_hdr(&a->tmp, &h);
+    if (raw)
+        bb_put(&a->tmp, a->pay.p, a->pay.n);
+    else
+        build_frame(a, m->col, &f, a->pay.p, a->pay.n, &a->tmp);
+    if (a->tmp.n > 0xffff)
+        asm_error(a, m->col, "header and frame longer than 65535 bytes");
+    op->seg[0] = (uint16_t)h.hlen;
+    op->nout = (uint8_t)(1 + net_split(a, split_col, a->tmp.n - h.hlen, split,
+                                        op->seg + 1));
+    op->nin = 0;
+    op->len = (uint32_t)a->tmp.n;
+    op->data = a->tmp.p;
+}
+
+/* net_rx_post [len=2048] [split=1]: writable buffers for RX, on vq 0. */
+static void asm_net_rx_post(struct asm_ctx *a, const struct tok *toks,
+                            unsigned nt, struct hv_op *op)
+{
+    uint64_t len = 2048;
+    unsigned split = 1, split_col = toks[0].col;
+    op->region = 0;
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (key_is(&kv, "vq"))
+            op->region = (uint8_t)kv_num(a, &kv, 0xff, "vq");
+        else if (submit_flag(a, &kv, &op->flags))
+            ;
+        else if (key_is(&kv, "len"))
+            len = kv_num(a, &kv, 6 * 0xffffull, "len");
+        else if (key_is(&kv, "split")) {
+            split = (unsigned)kv_num(a, &kv, 6, "split");
+            split_col = kv.vcol;
+        } else
+            asm_error(a, toks[i].col,
+                      "unknown net_rx_post option '%.*s' (vq=, len=, split=, "
+                      "indirect, nokick, noint, flags=)",
+                      (int)toks[i].n, toks[i].s);
+    }
+    op->nout = 0;
+    op->nin = (uint8_t)net_split(a, split_col, (size_t)len, split, op->seg);
+    op->len = 0;
+    op->data = NULL;
+}
+
+static const char *const net_ctrl_classes[] = {"rx", "mac", "vlan",
+                                               "announce", "mq", "offloads"};
+
+/* net_ctrl class=C cmd=N [data=D] [ack=1]: a control command on vq 2. */
+static void asm_net_ctrl(struct asm_ctx *a, const struct tok *toks,
+                         unsigned nt, struct hv_op *op)
+{
+    uint64_t cls = 0, cmd = 0, ack = 1;
+    bool have_cls = false, have_data = false;
+    op->region = 2;
+    a->pay.n = 0;
+    for (unsigned i = 1; i < nt; i++) {
+        struct kv kv;
+        split_kv(&toks[i], &kv);
+        if (key_is(&kv, "vq"))
+            op->region = (uint8_t)kv_num(a, &kv, 0xff, "vq");
+        else if (submit_flag(a, &kv, &op->flags))
+            ;
+        else if (key_is(&kv, "class")) {
+            need_value(a, &kv, true);
+            have_cls = true;
+            cls = 256;
+            for (unsigned c = 0; c < 6; c++)
+                if (strlen(net_ctrl_classes[c]) == kv.vn &&
+                    memcmp(kv.v, net_ctrl_classes[c], kv.vn) == 0)
+                    cls = c;
+            if (cls == 256)
+                cls = kv_num(a, &kv, 0xff, "class");
+        } else if (key_is(&kv, "cmd"))
+            cmd = kv_num(a, &kv, 0xff, "cmd");
+        else if (key_is(&kv, "ack"))
+            ack = kv_num(a, &kv, 0xffff, "ack");
+        else if (key_is(&kv, "data"))
+            take_data(a, &kv, toks[i].col, &have_data, &a->pay);
+        else
+            asm_error(a, toks[i].col,
+                      "unknown net_ctrl option '%.*s' (class=, cmd=, data=, ack=, "
+                      "vq=, indirect, nokick, noint, flags=)",
+                      (int)toks[i].n, toks[i].s);
+    }
+    if (!have_cls)
+        asm_error(a, toks[0].col, "net_ctrl needs class=");
+    if (a->pay.n > 0xffff - 2)
+        asm_error(a, toks[0].col, "command data longer than 65533 bytes");
+    a->tmp.n = 0;
+    bb_le(&a->tmp, cls, 1);
+    bb_le(&a->tmp, cmd, 1);
+    bb_put(&a->tmp, a->pay.p, a->pay.n);
+    op->seg[0] = 2;
+    op->nout = 1;
+    if (a->pay.n)
+        op->seg[op->nout++] = (uint16_t)a->pay.n;
+    op->seg[op->nout] = (uint16_t)ack;
+    op->nin = 1;
+    op->len = (uint32_t)a->tmp.n;
+    op->data = a->tmp.p;
+}
+
+static void asm_net_sugar(struct asm_ctx *a, const struct tok *toks,
+                          unsigned nt, struct hv_op *op)
+{
+    const struct tok *m = &toks[0];
+    op->code = HV_OP_VIRTQ_SUBMIT;
+    if (tok_is(m, "net_tx") || tok_is(m, "net_udp") || tok_is(m, "net_tcp"))
+        asm_net_tx(a, toks, nt, op);
+    else if (tok_is(m, "net_rx_post"))
+        asm_net_rx_post(a, toks, nt, op);
+    else if (tok_is(m, "net_ctrl"))
+        asm_net_ctrl(a, toks, nt, op);
+    else
+        asm_error(a, m->col, "unknown directive '%.*s'", (int)m->n, m->s);
+}
+
 /* A tpm_cmd flag keyword (or flags=U8): true if `kv` was one. */
 static bool tpm_flag(struct asm_ctx *a, const struct kv *kv, uint8_t *flags)
 {
@@ -2345,6 +2657,12 @@ static void asm_line(struct asm_ctx *a, const char *line, size_t n)
         !tok_is(m, "nvme_setup") && !tok_is(m, "nvme_submit")) {
         op.code = HV_OP_NVME_SUBMIT;
         asm_nvme_sugar(a, toks, nt, &op);
+        emit(a, &op, m->col);
+        return;
+    }
+
+    if (m->n > 4 && memcmp(m->s, "net_", 4) == 0) {
+        asm_net_sugar(a, toks, nt, &op);
         emit(a, &op, m->col);
         return;
     }

@@ -37,6 +37,12 @@ DEVICES["nvme"] = ["-device", "nvme,id=nv0,drive=n0,serial=deadbeef,addr=01.0",
 # No netdev: frames the guest sends go nowhere and nothing arrives unasked
 # (rx_inject cannot reach QEMU's NIC: the agent only prints it).
 DEVICES["e1000"] = ["-device", "e1000,addr=01.0,mac=52:54:00:12:34:56"]
+# virtio-net: QEMU's default offer for a netdev without vnet header (as the
+# reference trace's user netdev), on a hub port that has no other port:
+# frames the guest sends go nowhere and nothing arrives unasked.
+DEVICES["virtio-net"] = ["-netdev", "hubport,id=n0,hubid=0",
+                         "-device", "virtio-net-pci,netdev=n0,addr=01.0,"
+                         "mac=52:54:00:12:34:56"]
 for _base in ("nvme", "e1000"):
     DEVICES[f"{_base}-init"] = DEVICES[_base]
 

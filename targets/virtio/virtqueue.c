@@ -272,6 +272,14 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *e)
     return 1;
 }
 
+void virtq_unpop(struct virtq *vq, uint16_t count)
+{
+    if (!hv_assert(vq->dev, vq->inflight >= count))
+        return;
+    vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - count);
+    vq->inflight = (uint16_t)(vq->inflight - count);
+}
+
 int virtq_push(struct virtq *vq, const struct virtq_elem *e, uint32_t len)
 {
     uint8_t b[VIRTQ_USED_ELEM_SIZE];

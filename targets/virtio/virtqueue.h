@@ -73,6 +73,10 @@ bool virtq_ready(const struct virtq *vq);
 int virtq_elem_init(struct virtq_elem *e, uint16_t cap);
 void virtq_elem_free(struct virtq_elem *e);
 
+/* Give back the last `count` chains popped and not pushed (a frame that
+ * did not fit: QEMU's virtqueue_rewind); they are popped again next time. */
+void virtq_unpop(struct virtq *vq, uint16_t count);
+
 /*
  * Pop the next available chain into `e`. Returns 1 if a chain was popped,
  * 0 if the ring is empty (or the queue is not ready), -1 on a device error
