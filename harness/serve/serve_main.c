@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "harness/serve/serve.h"
+#include "harness/serve/swtpm.h"
 #include "harness/serve/vu_session.h"
 #include "targets/virtio/virtio_blk.h"
 
@@ -41,6 +42,8 @@ struct options {
     const char *serial;
     bool trace;
     bool flip_reads;
+    const char *record;      /* --record FILE */
+    uint32_t record_max;     /* --record-data BYTES */
 };
 
 void serve_log(const char *fmt, ...)
@@ -98,12 +101,22 @@ static void usage(FILE *f)
           "  --trace              print the model's device trace (DMA, "
           "interrupts, requests)\n"
           "  --verbose            log every vhost-user message\n"
+          "  --record FILE        write what the driver submits (chains, "
+          "readable bytes, features,\n"
+          "                       rings) to FILE; hvfuzz record turns it into "
+          "programs\n"
+          "  --record-data BYTES  readable bytes kept per request (default "
+          "4096)\n"
           "  --inject-fault flip-read\n"
           "                       testing the tests: reads return the first "
           "byte of every sector\n"
           "                       with its low bit flipped\n"
           "\n"
-          "SIGINT/SIGTERM: stop, flush the disk, remove SOCKET, exit 0.\n",
+          "SIGINT/SIGTERM: stop, flush the disk, remove SOCKET, exit 0.\n"
+          "\n"
+          "hvfuzz-serve tpm --swtpm SOCKET ...: the TPM 2.0 model behind swtpm's "
+          "protocol\n"
+          "(QEMU -tpmdev emulator); see hvfuzz-serve tpm --help.\n",
           f);
 }
 
@@ -142,7 +155,7 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-enum { OPT_FAULT = 256 };
+enum { OPT_FAULT = 256, OPT_RECORD, OPT_RECORD_DATA };
 
 static int parse_opt(struct options *o, int c, const char *arg)
 {
@@ -172,6 +185,13 @@ static int parse_opt(struct options *o, int c, const char *arg)
     case 'S': o->serial = arg; return 0;
     case 't': o->trace = true; return 0;
     case 'v': serve_verbose = true; return 0;
+    case OPT_RECORD: o->record = arg; return 0;
+    case OPT_RECORD_DATA:
+        o->record_max = (uint32_t)strtoul(arg, &end, 0);
+        return (*end || o->record_max > (1u << 20))
+                   ? bad_usage("--record-data: '%s' is not a number in "
+                               "0..1048576", arg)
+                   : 0;
     case OPT_FAULT:
         if (strcmp(arg, "flip-read"))
             return bad_usage("--inject-fault: unknown fault '%s' (known: "
@@ -196,6 +216,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"trace", no_argument, NULL, 't'},
         {"verbose", no_argument, NULL, 'v'},
         {"inject-fault", required_argument, NULL, OPT_FAULT},
+        {"record", required_argument, NULL, OPT_RECORD},
+        {"record-data", required_argument, NULL, OPT_RECORD_DATA},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -214,10 +236,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             return rc;
     }
     if (optind + 1 != argc)
-        return bad_usage("give exactly one device (served devices: virtio-blk)");
+        return bad_usage("give exactly one device (served devices: virtio-blk, tpm)");
     o->device = argv[optind];
     if (strcmp(o->device, "virtio-blk"))
-        return bad_usage("unknown device '%s' (served devices: virtio-blk)",
+        return bad_usage("unknown device '%s' (served devices: virtio-blk, tpm)",
                          o->device);
     if (!o->socket)
         return bad_usage("--vhost-user SOCKET is required");
@@ -461,11 +483,15 @@ static void describe(const struct options *o, struct vproxy *px)
 
 int main(int argc, char **argv)
 {
-    struct options o = {.queues = 1};
+    struct options o = {.queues = 1, .record_max = 4096};
     static struct server sv;
     struct vproxy px;
     hv_machine *m;
-    int rc = parse_args(argc, argv, &o);
+    int rc;
+
+    if (argc > 1 && !strcmp(argv[1], "tpm"))
+        return swtpm_main(argc, argv); /* harness/serve/swtpm.c */
+    rc = parse_args(argc, argv, &o);
 
     if (rc)
         return rc;
@@ -474,6 +500,11 @@ int main(int argc, char **argv)
         return 1;
     vproxy_init(&px, m, m->devs[0]);
     vu_session_init(&sv.s, &px);
+    if (o.record &&
+        vu_session_record(&sv.s, o.record, o.device, o.record_max)) {
+        hv_machine_destroy(m);
+        return 1;
+    }
     sv.sfd = signal_fd();
     sv.lfd = listen_on(o.socket);
     if (sv.lfd < 0 || sv.sfd < 0) {
@@ -486,6 +517,7 @@ int main(int argc, char **argv)
         vu_session_end(&sv.s);
     close(sv.lfd);
     unlink(o.socket);
+    vu_session_record_close(&sv.s);
     hv_machine_destroy(m); /* flushes and closes the disk */
     serve_log("stopped");
     return sv.stop ? 0 : 1;

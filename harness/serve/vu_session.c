@@ -10,10 +10,13 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness/serve/serve.h"
+#include "targets/virtio/virtio_regs.h"
 
 #define PROTOCOL_OFFERED                                                       \
     ((1ull << VU_PROTOCOL_F_MQ) | (1ull << VU_PROTOCOL_F_REPLY_ACK) |          \
@@ -91,6 +94,181 @@ static void on_msi(void *opaque, hv_dev *dev, uint16_t vector)
         report_device_error(s);
 }
 
+/* ---- recording (--record; format in vu_session.h) ------------------------- */
+
+#define REC_ELEM_CAP 1024u /* segments per recorded chain */
+
+static void rec_line(struct vu_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "T <what>\n" (no newline in fmt). */
+static void rec_line(struct vu_session *s, const char *fmt, ...)
+{
+    struct timespec ts;
+    va_list ap;
+
+    if (!s->rec)
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    fprintf(s->rec, "%llu ", (unsigned long long)ts.tv_sec * 1000000ull +
+                                 (unsigned long long)ts.tv_nsec / 1000u);
+    va_start(ap, fmt);
+    vfprintf(s->rec, fmt, ap);
+    va_end(ap);
+    fputc('\n', s->rec);
+    fflush(s->rec);
+}
+
+static void rec_hex(FILE *f, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%02x", b[i]);
+}
+
+/* One popped chain of the copy `c` (its element in s->rec_elem). */
+static void rec_chain(struct vu_session *s, struct virtq *c)
+{
+    const struct virtq_elem *e = &s->rec_elem;
+    uint8_t fl[2] = {0, 0}, *buf;
+    uint64_t keep = e->read_len < s->rec_max ? e->read_len : s->rec_max;
+    struct timespec ts;
+
+    /* Was the head an indirect table? (the walk does not say) */
+    hv_dma_read(c->dev, c->desc + (uint64_t)e->head * 16u + 12u, fl, 2);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    fprintf(s->rec, "%llu req %u head=%u ",
+            (unsigned long long)ts.tv_sec * 1000000ull +
+                (unsigned long long)ts.tv_nsec / 1000u,
+            c->index, e->head);
+    for (uint16_t i = 0; i < e->nsegs; i++)
+        fprintf(s->rec, "%s%c%u", i ? "," : "", e->segs[i].writable ? 'w' : 'r',
+                e->segs[i].len);
+    if (!e->nsegs)
+        fputc('-', s->rec);
+    if (hv_ld_le(fl, 2) & VIRTQ_DESC_F_INDIRECT)
+        fputs(" indirect", s->rec);
+    if (keep < e->read_len)
+        fprintf(s->rec, " trunc=%llu", (unsigned long long)e->read_len);
+    buf = keep ? malloc(keep) : NULL;
+    if (keep && (!buf || virtq_elem_read(c, e, 0, buf, keep))) {
+        fputs(" data-unreadable", s->rec);
+        keep = 0;
+    }
+    fputs(" data=hex:", s->rec);
+    rec_hex(s->rec, buf, keep);
+    fputc('\n', s->rec);
+    free(buf);
+}
+
+/*
+ * The chain the model popped last from queue q, read again through the
+ * model's own virtq API on a copy of the queue one slot back: nothing of
+ * the model changes (no avail_event write, its budget restored). Called
+ * from the model's request trace event, before it pushes the used entry,
+ * so the chain still belongs to the device (the driver cannot have reused
+ * its descriptors yet).
+ */
+static void rec_popped(struct vu_session *s, uint16_t q)
+{
+    struct virtq *vq = virtio_pci_vq(s->px->vp, q);
+    struct virtq c;
+    hv_machine *m = s->px->m;
+    uint32_t used = m->work_used;
+    bool spent = m->budget_spent;
+
+    if (!vq)
+        return;
+    c = *vq;
+    c.last_avail_idx = (uint16_t)(vq->last_avail_idx - 1);
+    c.inflight = 0;
+    c.event_idx = false;
+    m->work_used = 0;
+    if (virtq_pop(&c, &s->rec_elem) == 1)
+        rec_chain(s, &c);
+    else
+        rec_line(s, "error %u chain not readable again", q);
+    m->work_used = used;
+    m->budget_spent = spent;
+    s->rec_count++;
+}
+
+/* The machine's trace while recording: the model's per-request event
+ * ("virtio-blk vqQ req head=H ...") is recorded; every line still goes to
+ * the server's own trace (--trace), except the recorder's own DMA. */
+static void rec_trace(void *opaque, const char *line)
+{
+    struct vu_session *s = opaque;
+    unsigned q, head;
+
+    if (s->rec_busy)
+        return;
+    if (s->rec_prev_fn)
+        s->rec_prev_fn(s->rec_prev_opaque, line);
+    if (sscanf(line, "virtio-blk vq%u req head=%u", &q, &head) == 2 &&
+        q < s->nrings) {
+        s->rec_busy = true;
+        rec_popped(s, (uint16_t)q);
+        s->rec_busy = false;
+    }
+}
+
+/* A kick of the model; recorded: "kick Q n=K" after the K chains it
+ * popped (each recorded from the trace event, as the model handled it). */
+static void kick_model(struct vu_session *s, uint16_t i)
+{
+    struct virtq *vq;
+
+    if (!s->rec) {
+        vproxy_kick(s->px, i);
+        return;
+    }
+    s->rec_count = 0;
+    vproxy_kick(s->px, i);
+    if (s->rec_count)
+        rec_line(s, "kick %u n=%u", i, s->rec_count);
+    vq = virtio_pci_vq(s->px->vp, i);
+    if (vq && vq->broken)
+        rec_line(s, "error %u %s", i, vq->error ? vq->error : "device error");
+    fflush(s->rec);
+}
+
+int vu_session_record(struct vu_session *s, const char *path,
+                      const char *device, uint32_t data_max)
+{
+    s->rec = fopen(path, "w");
+    if (!s->rec) {
+        fprintf(stderr, "hvfuzz-serve: error: --record %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    if (virtq_elem_init(&s->rec_elem, REC_ELEM_CAP)) {
+        fclose(s->rec);
+        s->rec = NULL;
+        fprintf(stderr, "hvfuzz-serve: error: out of memory\n");
+        return -1;
+    }
+    s->rec_max = data_max;
+    s->rec_prev_fn = s->px->m->trace_fn;
+    s->rec_prev_opaque = s->px->m->trace_opaque;
+    hv_machine_set_trace(s->px->m, rec_trace, s);
+    fprintf(s->rec, "hvrec 1 %s queues=%u qmax=%u offered=0x%llx data_max=%u\n",
+            device, s->px->num_queues, s->px->queue_max,
+            (unsigned long long)s->px->offered, data_max);
+    fflush(s->rec);
+    return 0;
+}
+
+void vu_session_record_close(struct vu_session *s)
+{
+    if (!s->rec)
+        return;
+    if (s->px->m)
+        hv_machine_set_trace(s->px->m, s->rec_prev_fn, s->rec_prev_opaque);
+    fclose(s->rec);
+    s->rec = NULL;
+    virtq_elem_free(&s->rec_elem);
+}
+
 /* ---- rings ---------------------------------------------------------------- */
 
 static bool ring_wanted(const struct vu_session *s, const struct vu_ring *r)
@@ -123,10 +301,11 @@ static int ring_start(struct vu_session *s, uint16_t i)
         return fail(s, "vring %u: descriptor table at guest address 0", i);
     vproxy_queue_start(s->px, i, r->num, desc, avail, used, r->base);
     r->live = true;
+    rec_line(s, "ring %u size=%u base=%u", i, r->num, r->base);
     if (serve_verbose)
         serve_log("vring %u started: size %u, base %u, desc 0x%llx", i, r->num,
                   r->base, (unsigned long long)desc);
-    vproxy_kick(s->px, i); /* buffers made available before the start */
+    kick_model(s, i); /* buffers made available before the start */
     report_device_error(s);
     return 0;
 }
@@ -139,6 +318,7 @@ static void ring_stop(struct vu_session *s, uint16_t i)
         return;
     r->base = vproxy_queue_stop(s->px, i);
     r->live = false;
+    rec_line(s, "stop %u base=%u", i, r->base);
 }
 
 static int ring_sync(struct vu_session *s, uint16_t i)
@@ -195,7 +375,7 @@ void vu_session_kick(struct vu_session *s, uint16_t i)
         return;
     }
     if (r->live)
-        vproxy_kick(s->px, i);
+        kick_model(s, i);
     report_device_error(s);
 }
 
@@ -225,6 +405,8 @@ static int set_features(struct vu_session *s, struct vu_msg *m)
     s->features = f;
     s->features_set = vproxy_negotiate(s->px, f & ~F_PROTOCOL) == 0;
     s->error_reported = false;
+    rec_line(s, "%s 0x%llx", s->features_set ? "features" : "refused",
+             (unsigned long long)(f & ~F_PROTOCOL));
     if (!s->features_set)
         return fail(s, "the device refused features 0x%llx (FEATURES_OK not "
                        "accepted; VIRTIO_F_VERSION_1 is required)",
@@ -289,6 +471,7 @@ static int reset_device(struct vu_session *s, struct vu_msg *m)
     s->features_set = false;
     s->error_reported = false;
     vproxy_reset(s->px);
+    rec_line(s, "reset");
     return 0;
 }
 
@@ -488,6 +671,13 @@ static int set_config(struct vu_session *s, struct vu_msg *m)
     if (flags > 1)
         return fail(s, "unknown flags 0x%x", flags);
     vproxy_config_write(s->px, off, m->payload + VU_CONFIG_HDR_SIZE, len);
+    if (s->rec) {
+        char hex[2 * VU_MAX_CONFIG + 1] = "";
+
+        for (uint32_t i = 0; i < len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", m->payload[VU_CONFIG_HDR_SIZE + i]);
+        rec_line(s, "config 0x%x hex:%s", off, hex);
+    }
     return 0;
 }
 

@@ -12,11 +12,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "harness/serve/vhost_user.h"
 #include "harness/serve/vproxy.h"
 #include "harness/serve/vu_mem.h"
 #include "targets/virtio/virtio_pci.h"
+#include "targets/virtio/virtqueue.h"
 
 struct vu_ring {
     uint16_t num;       /* 0: not set */
@@ -40,6 +42,14 @@ struct vu_session {
     bool error_reported; /* the device error was logged */
     bool dead;          /* a reply failed: drop the connection */
     char err[256];
+    /* --record: what the driver submitted (vu_session_record). */
+    FILE *rec;
+    uint32_t rec_max;   /* readable bytes kept per request */
+    struct virtq_elem rec_elem;
+    unsigned rec_count;  /* chains recorded in the current kick */
+    bool rec_busy;       /* inside the recorder (its own DMA is not traced) */
+    hv_trace_fn rec_prev_fn; /* the server's trace (--trace), kept */
+    void *rec_prev_opaque;
 };
 
 /* Once, for the server's lifetime: also installs the MSI-X sink. */
@@ -53,5 +63,40 @@ void vu_session_end(struct vu_session *s);
 int vu_session_handle(struct vu_session *s, struct vu_msg *m);
 /* Ring i's kick descriptor is readable. */
 void vu_session_kick(struct vu_session *s, uint16_t i);
+
+/*
+ * Recording (hvfuzz-serve --record FILE; hvfuzz record converts it into
+ * programs). Each chain the model pops is read again through the model's
+ * own virtq API, on a copy of the queue (nothing of the model changes),
+ * when the model reports the request (its trace event, before it pushes
+ * the used entry: the descriptors are still the device's), and written
+ * as one line. One line per event, text:
+ *
+ *   hvrec 1 DEVICE queues=N qmax=M offered=0xF data_max=B   (first line)
+ *   T features 0xF             negotiated (SET_FEATURES; vhost bits removed)
+ *   T refused 0xF              the device refused these features
+ *   T ring Q size=N base=B     ring Q started at avail index B
+ *   T stop Q base=B            ring Q stopped (GET_VRING_BASE, new table, ...)
+ *   T reset                    device reset (RESET_DEVICE, front-end left)
+ *   T config OFF hex:BYTES     SET_CONFIG
+ *   T req Q head=H SEGS [indirect] [trunc=R] data=hex:BYTES
+ *   T kick Q n=K               the K chains above were popped on one kick
+ *   T error Q WHY              the model broke queue Q (or a chain it popped
+ *                              could not be read again)
+ *
+ * T: CLOCK_MONOTONIC in microseconds. SEGS: the chain's descriptors in
+ * order, "r<len>" readable, "w<len>" writable, comma-separated ("-" when
+ * empty). data: the first min(R, data_max) readable bytes, R being all
+ * readable bytes of the chain; trunc=R when that cut them (empty, with
+ * "data-unreadable" before it, when the bytes could not be read). indirect:
+ * the head descriptor is an indirect table. A chain the model refuses before
+ * its request event (no header or no status segment: the queue breaks) is
+ * not recorded; the "error" line says why the queue broke.
+ */
+/* 0, or -1 (message on stderr). data_max: bytes kept per request. */
+int vu_session_record(struct vu_session *s, const char *path,
+                      const char *device, uint32_t data_max);
+/* Flush and close the recording (at exit). */
+void vu_session_record_close(struct vu_session *s);
 
 #endif

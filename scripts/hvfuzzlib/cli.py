@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import build, import_trace
+from . import build, import_trace, record
 from .common import (DEFAULT_TARGET, ENGINES, MODES, UserError, check_mode, check_target,
                      read_native_targets, read_targets, repo_root)
 
@@ -47,6 +47,7 @@ def make_parser() -> Parser:
     add_ci(sub)
     add_serve(sub)
     import_trace.add_parser(sub)
+    record.add_parser(sub)
     return p
 
 
@@ -348,34 +349,54 @@ def cmd_ci(args) -> int:
 # ---- serve (hvfuzzlib/serve.py) ----
 
 def add_serve(sub) -> None:
-    s = sub.add_parser("serve", help="serve a device model to QEMU as a vhost-user back-end",
+    s = sub.add_parser("serve", help="serve a device model to QEMU (vhost-user back-end, or "
+                       "the TPM behind swtpm's protocol)",
                        description="Serve hvfuzz's own device model (the code the fuzz targets "
-                       "run) as a vhost-user back-end, so a real guest driver under QEMU drives "
-                       "it: listen on SOCKET, one front-end at a time, log on stderr. QEMU side: "
-                       "-object memory-backend-memfd,id=mem,size=512M,share=on -numa "
+                       "run) to QEMU, so a real guest driver drives it: one front-end at a time, "
+                       "log on stderr. virtio-blk is a vhost-user back-end on --vhost-user SOCKET "
+                       "(QEMU side: -object memory-backend-memfd,id=mem,size=512M,share=on -numa "
                        "node,memdev=mem -chardev socket,id=c,path=SOCKET -device "
-                       "vhost-user-blk-pci,chardev=c. Ctrl-C or SIGTERM stops it cleanly (disk "
-                       "flushed, SOCKET removed, exit 0). Builds preset dev if stale "
-                       "($HVFUZZ_SERVE_BIN: use that binary).")
-    s.add_argument("device", metavar="DEVICE", help="the model to serve: virtio-blk")
-    s.add_argument("--vhost-user", type=Path, required=True, metavar="SOCKET",
-                   help="unix socket to create and listen on (its directory must exist)")
-    s.add_argument("--disk", type=Path, metavar="FILE",
-                   help="raw disk image, size a non-zero multiple of 512 (default: a RAM "
-                   "disk of --size bytes)")
-    s.add_argument("--size", metavar="BYTES", help="RAM disk size (default 16M; suffix K, M, G)")
-    s.add_argument("--read-only", action="store_true", help="offer VIRTIO_BLK_F_RO, refuse writes")
-    s.add_argument("--queues", type=positive_int, default=1, metavar="N",
-                   help="request queues (default 1; QEMU's num-queues must not exceed it)")
-    s.add_argument("--queue-size", type=positive_int, metavar="N",
-                   help="largest ring, a power of two (default 256; QEMU's queue-size must "
-                   "not exceed it)")
-    s.add_argument("--serial", metavar="S", help="serial number (GET_ID)")
-    s.add_argument("--trace", action="store_true",
-                   help="print the model's device trace (DMA, interrupts, requests)")
-    s.add_argument("-v", "--verbose", action="store_true", help="log every vhost-user message")
-    s.add_argument("--inject-fault", choices=("flip-read",), metavar="FAULT",
-                   help="testing the tests: flip-read corrupts every sector read")
+                       "vhost-user-blk-pci,chardev=c). tpm is the TPM 2.0 model behind swtpm's "
+                       "control/data-channel protocol on --swtpm SOCKET (QEMU side: -chardev "
+                       "socket,id=chrtpm,path=SOCKET -tpmdev emulator,id=tpm0,chardev=chrtpm "
+                       "-device tpm-crb,tpmdev=tpm0). Ctrl-C or SIGTERM stops it cleanly (disk "
+                       "flushed or NV state closed, SOCKET removed, exit 0). Builds preset dev if "
+                       "stale ($HVFUZZ_SERVE_BIN: use that binary).")
+    s.add_argument("device", metavar="DEVICE", help="the model to serve: virtio-blk or tpm")
+    blk = s.add_argument_group("virtio-blk (vhost-user)")
+    blk.add_argument("--vhost-user", type=Path, metavar="SOCKET",
+                     help="unix socket to create and listen on (its directory must exist); "
+                     "required for virtio-blk")
+    blk.add_argument("--disk", type=Path, metavar="FILE",
+                     help="raw disk image, size a non-zero multiple of 512 (default: a RAM "
+                     "disk of --size bytes)")
+    blk.add_argument("--size", metavar="BYTES", help="RAM disk size (default 16M; suffix K, M, G)")
+    blk.add_argument("--read-only", action="store_true",
+                     help="offer VIRTIO_BLK_F_RO, refuse writes")
+    blk.add_argument("--queues", type=positive_int, default=1, metavar="N",
+                     help="request queues (default 1; QEMU's num-queues must not exceed it)")
+    blk.add_argument("--queue-size", type=positive_int, metavar="N",
+                     help="largest ring, a power of two (default 256; QEMU's queue-size must "
+                     "not exceed it)")
+    blk.add_argument("--serial", metavar="S", help="serial number (GET_ID)")
+    blk.add_argument("--trace", action="store_true",
+                     help="print the model's device trace (DMA, interrupts, requests)")
+    tpm = s.add_argument_group("tpm (swtpm protocol, QEMU -tpmdev emulator)")
+    tpm.add_argument("--swtpm", type=Path, metavar="SOCKET",
+                     help="unix socket (swtpm's control channel) to create and listen on; "
+                     "required for tpm")
+    tpm.add_argument("--state", type=Path, metavar="FILE",
+                     help="keep the TPM's NV state in FILE, replaced atomically on every "
+                     "change (default: in memory only)")
+    tpm.add_argument("--log-commands", type=Path, metavar="FILE",
+                     help="write every command the model executes to FILE (raw command "
+                     "buffers, as hvfuzz-tpm-diff reads them; later power cycles: FILE.2, ...)")
+    tpm.add_argument("--seed", type=int, metavar="N", help="seed of the model's DRBG (default 0)")
+    s.add_argument("-v", "--verbose", action="store_true",
+                   help="log every vhost-user message / every TPM command")
+    s.add_argument("--inject-fault", choices=("flip-read", "rc-failure"), metavar="FAULT",
+                   help="testing the tests: flip-read (virtio-blk) corrupts every sector read; "
+                   "rc-failure (tpm) answers every command TPM_RC_FAILURE")
 
 
 def cmd_serve(args) -> int:
@@ -386,7 +407,7 @@ def cmd_serve(args) -> int:
 COMMANDS = {"list": cmd_list, "test": cmd_test, "fuzz": cmd_fuzz, "repro": cmd_repro,
             "coverage": cmd_coverage, "export": cmd_export, "triage": cmd_triage,
             "minimize": cmd_minimize, "ci": cmd_ci, "serve": cmd_serve,
-            "import-trace": import_trace.run}
+            "import-trace": import_trace.run, "record": record.run}
 
 
 def main(argv: list[str] | None = None) -> int:

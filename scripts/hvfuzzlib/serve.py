@@ -1,8 +1,9 @@
-"""hvfuzz serve: a device model as a vhost-user back-end (harness/serve).
+"""hvfuzz serve: a device model as a vhost-user back-end, or the TPM model
+behind swtpm's protocol for QEMU's `-tpmdev emulator` (harness/serve).
 
 Runs hvfuzz-serve (preset dev, or $HVFUZZ_SERVE_BIN) in the foreground with
 its log on stderr; SIGINT/SIGTERM are passed on, and the server stops
-cleanly (disk flushed, socket removed)."""
+cleanly (disk flushed or NV state closed, socket removed)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from . import build
 from .common import UserError, bin_path
 from .proc import _die_with_parent
 
-DEVICES = ("virtio-blk",)
-FAULTS = ("flip-read",)
+DEVICES = ("virtio-blk", "tpm")
+FAULTS = {"virtio-blk": ("flip-read",), "tpm": ("rc-failure",)}
+BLK_ONLY = ("disk", "size", "read_only", "serial", "trace", "queue_size")
+TPM_ONLY = ("state", "log_commands", "seed")
 SUN_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1
 
 
@@ -51,7 +54,51 @@ def server_binary() -> Path:
     return build.require_binary(path, "dev")
 
 
+def tpm_command(args) -> list[str]:
+    cmd = [str(server_binary()), "tpm", "--swtpm", str(args.swtpm)]
+    if args.state:
+        cmd += ["--state", str(args.state)]
+    if args.log_commands:
+        cmd += ["--log-commands", str(args.log_commands)]
+    if args.seed is not None:
+        cmd += ["--seed", str(args.seed)]
+    if args.verbose:
+        cmd.append("--verbose")
+    if args.inject_fault:
+        cmd += ["--inject-fault", args.inject_fault]
+    return cmd
+
+
+def check_args(args) -> None:
+    """Each device's own options; a fault that is not the device's."""
+    def given(name):
+        v = getattr(args, name, None)
+        return v not in (None, False) and not (name == "queues" and v == 1)
+
+    def flag(name):
+        return "--" + name.replace("_", "-")
+
+    if args.device == "tpm":
+        if not args.swtpm:
+            raise UserError("serve tpm needs --swtpm SOCKET (QEMU: -chardev socket,id=chrtpm,"
+                            "path=SOCKET -tpmdev emulator,id=tpm0,chardev=chrtpm)")
+        wrong = [flag(n) for n in BLK_ONLY + ("vhost_user", "queues") if given(n)]
+        if wrong:
+            raise UserError(f"{', '.join(wrong)}: not an option of serve tpm")
+    else:
+        if not args.vhost_user:
+            raise UserError(f"serve {args.device} needs --vhost-user SOCKET")
+        wrong = [flag(n) for n in TPM_ONLY + ("swtpm",) if given(n)]
+        if wrong:
+            raise UserError(f"{', '.join(wrong)}: only for serve tpm")
+    if args.inject_fault and args.inject_fault not in FAULTS[args.device]:
+        raise UserError(f"--inject-fault {args.inject_fault}: not a fault of {args.device} "
+                        f"(known: {', '.join(FAULTS[args.device])})")
+
+
 def command(args) -> list[str]:
+    if args.device == "tpm":
+        return tpm_command(args)
     cmd = [str(server_binary()), args.device, "--vhost-user", str(args.vhost_user)]
     if args.disk:
         cmd += ["--disk", str(args.disk)]
@@ -76,8 +123,22 @@ def command(args) -> list[str]:
 def run(args) -> int:
     if args.device not in DEVICES:
         raise UserError(f"unknown device '{args.device}' (served devices: {', '.join(DEVICES)})")
-    check_socket(args.vhost_user)
-    if args.disk:
+    check_args(args)
+    if args.device == "tpm":
+        check_socket(args.swtpm)
+        if args.state:
+            state_dir = args.state.parent if str(args.state.parent) else Path(".")
+            if not state_dir.is_dir():
+                raise UserError(f"--state: directory does not exist: {state_dir}")
+            if args.state.exists() and not args.state.is_file():
+                raise UserError(f"--state: {args.state} is not a regular file")
+        if args.log_commands:
+            log_dir = args.log_commands.parent if str(args.log_commands.parent) else Path(".")
+            if not log_dir.is_dir():
+                raise UserError(f"--log-commands: directory does not exist: {log_dir}")
+    else:
+        check_socket(args.vhost_user)
+    if args.device != "tpm" and args.disk:
         if args.size:
             raise UserError("--size is for the RAM disk; a --disk has its file's size")
         check_disk(args.disk)

@@ -124,13 +124,127 @@ check_rebind() {
     fi
 }
 
-load_modules
-if check_probe; then
-    check_dio
-    check_discard
-    fs_write && fs_read
-    check_rebind
-    note "fsck: busybox has no e2fsck; the host runs e2fsck -fn on the image"
+# ---- TPM (HVT_TEST=tpm): the built-in tpm_crb driver against the model
+# served by `hvfuzz serve tpm --swtpm` behind QEMU's tpm-crb ----
+
+hex_of() { od -An -tx1 -v "$1" | tr -d ' \n'; }
+
+# A raw command through /dev/tpm0: write it in one write(), read the whole
+# response (one read()) on the same open file; prints the response in hex.
+tpm_raw() {
+    printf "$1" > /tmp/tpmcmd.bin
+    exec 3<>/dev/tpm0 || return 1
+    dd if=/tmp/tpmcmd.bin bs=4096 count=1 >&3 2>/dev/null || { exec 3<&-; return 1; }
+    dd bs=4096 count=1 of=/tmp/tpmrsp.bin <&3 2>/dev/null
+    exec 3<&-
+    hex_of /tmp/tpmrsp.bin
+}
+
+tpm_probe() {
+    i=0
+    while { [ ! -c /dev/tpm0 ] || [ ! -c /dev/tpmrm0 ]; } && [ $i -lt 100 ]; do
+        # A failed probe says so, or (-ENODEV is not logged) the TPM error.
+        dmesg | grep -q "tpm_crb: probe of .* failed" && break
+        [ $i -ge 20 ] && dmesg | grep -q "tpm tpm0: A TPM error" && break
+        sleep 0.1; i=$((i + 1))
+    done
+    if [ ! -c /dev/tpm0 ] || [ ! -c /dev/tpmrm0 ]; then
+        dmesg | grep -i tpm | grep -v -e "command line" -e HVT_TEST | tail -4 > /tmp/err
+        fail tpm_probe "no /dev/tpm0 and /dev/tpmrm0 (tpm_crb did not probe): $(oneline /tmp/err)"
+        return 1
+    fi
+    drv=$(basename "$(readlink /sys/class/tpm/tpm0/device/driver)")
+    major=$(cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)
+    what="driver $drv, TPM $major, /dev/tpm0 and /dev/tpmrm0 present"
+    if [ "$drv" = tpm_crb ] && [ "$major" = 2 ]; then
+        pass tpm_probe "$what"
+    else
+        fail tpm_probe "$what; expected driver tpm_crb, TPM 2"
+    fi
+}
+
+# /sys/class/tpm/tpm0/pcr-<bank>/<n>: the kernel reads each with PCR_Read.
+tpm_pcrs() {
+    bad=""
+    for bank in sha1:40 sha256:64; do
+        name=${bank%:*}; len=${bank#*:}
+        for n in 0 1 2 3 4 5 6 7 8 9; do
+            v=$(cat /sys/class/tpm/tpm0/pcr-$name/$n 2>/dev/null)
+            [ ${#v} -eq $len ] || bad="$bad $name/$n='$v'"
+        done
+    done
+    if [ -z "$bad" ]; then
+        pass tpm_pcrs "pcr-sha1/0..9 and pcr-sha256/0..9 read ($(cat /sys/class/tpm/tpm0/pcr-sha256/0 | cut -c1-16)... for sha256/0)"
+    else
+        fail tpm_pcrs "unreadable or malformed PCRs in /sys/class/tpm/tpm0:$bad"
+    fi
+}
+
+# SeaBIOS measured itself and the boot into PCR 0 (it extends both banks).
+tpm_measured() {
+    z64=0000000000000000000000000000000000000000000000000000000000000000
+    p0=$(cat /sys/class/tpm/tpm0/pcr-sha256/0 2>/dev/null)
+    p1=$(cat /sys/class/tpm/tpm0/pcr-sha1/0 2>/dev/null)
+    if [ -n "$p0" ] && [ "$p0" != "$z64" ] && [ -n "$p1" ] &&
+       [ "$p1" != "$(echo $z64 | cut -c1-40)" ]; then
+        pass tpm_measured "PCR 0 holds SeaBIOS's measurements (sha256 ${p0%${p0#????????????????}}..., sha1 not zero either)"
+    else
+        fail tpm_measured "PCR 0 is all zeros or unreadable (sha256 '$p0', sha1 '$p1'): no firmware measurement reached the TPM"
+    fi
+}
+
+# TPM2_GetRandom(16): 80 01 | size 12 | cc 0x17b | bytesRequested 16.
+tpm_getrandom() {
+    r=$(tpm_raw '\200\001\000\000\000\014\000\000\001\173\000\020')
+    r2=$(tpm_raw '\200\001\000\000\000\014\000\000\001\173\000\020')
+    hdr=$(echo "$r" | cut -c1-20); cnt=$(echo "$r" | cut -c21-24)
+    bytes=$(echo "$r" | cut -c25-)
+    if [ "$hdr" = 80010000001c00000000 ] && [ "$cnt" = 0010 ] && [ ${#bytes} -eq 32 ] &&
+       [ "$r" != "$r2" ]; then
+        pass tpm_getrandom "raw TPM2_GetRandom on /dev/tpm0: rc 0, 16 bytes ($bytes; a second call differs)"
+    else
+        fail tpm_getrandom "raw TPM2_GetRandom on /dev/tpm0: expected rc 0 and 16 random bytes, got response '$r' (then '$r2')"
+    fi
+}
+
+# TPM2_PCR_Read(sha256: PCR 0): the digest must be what sysfs shows.
+# Response: header (20 hex digits), pcrUpdateCounter (8), pcrSelectionOut
+# (20: count 1, sha256, 3 bytes with bit 0), pcrValues (count 1, size 32,
+# the digest).
+tpm_pcrread() {
+    r=$(tpm_raw '\200\001\000\000\000\024\000\000\001\176\000\000\000\001\000\013\003\001\000\000')
+    hdr=$(echo "$r" | cut -c1-20)
+    sel=$(echo "$r" | cut -c29-48)
+    vals=$(echo "$r" | cut -c49- | tr a-f A-F)
+    sys=$(cat /sys/class/tpm/tpm0/pcr-sha256/0 2>/dev/null | tr a-f A-F)
+    if [ "$hdr" = 80010000003e00000000 ] && [ "$sel" = 00000001000b03010000 ] &&
+       [ ${#sys} -eq 64 ] && [ "$vals" = "000000010020$sys" ]; then
+        pass tpm_pcrread "raw TPM2_PCR_Read(sha256, PCR 0) on /dev/tpm0: rc 0, digest equals pcr-sha256/0"
+    else
+        fail tpm_pcrread "raw TPM2_PCR_Read(sha256, PCR 0) on /dev/tpm0: expected rc 0 and pcr-sha256/0 ($sys), got response '$r'"
+    fi
+}
+
+run_tpm() {
+    if tpm_probe; then
+        tpm_pcrs
+        tpm_measured
+        tpm_getrandom
+        tpm_pcrread
+    fi
+}
+
+if [ "$HVT_TEST" = tpm ]; then
+    run_tpm
+else
+    load_modules
+    if check_probe; then
+        check_dio
+        check_discard
+        fs_write && fs_read
+        check_rebind
+        note "fsck: busybox has no e2fsck; the host runs e2fsck -fn on the image"
+    fi
 fi
 sync
 echo "HVT-DONE"

@@ -92,9 +92,11 @@ def _cpio_entry(out: bytearray, ino: int, name: str, mode: int, data: bytes = b"
     out += b"\0" * (-len(out) % 4)
 
 
-def build_initramfs(path: Path, mods: Path, pattern: bytes) -> None:
+def build_initramfs(path: Path, mods: Path, pattern: bytes, init: bytes | None = None) -> None:
+    """`init`: the guest's /init script (default guest_init.sh)."""
     entries = [(d, 0o040755, b"") for d in ("bin", "dev", "proc", "sys", "mnt", "tmp", "m")]
-    entries.append(("init", 0o100755, (HERE / "guest_init.sh").read_bytes()))
+    entries.append(("init", 0o100755, init if init is not None
+                     else (HERE / "guest_init.sh").read_bytes()))
     entries.append(("bin/busybox", 0o100755, BUSYBOX.read_bytes()))
     entries.append(("pattern.bin", 0o100644, pattern))
     for name, ko in module_paths(mods).items():
@@ -116,9 +118,13 @@ def make_pattern() -> bytes:
 class Server:
     """`hvfuzz serve virtio-blk` in the background, its log collected."""
 
-    def __init__(self, sock: Path, disk: Path, extra: list[str] = ()):
-        cmd = [str(ROOT / "scripts" / "hvfuzz"), "serve", "virtio-blk",
-               "--vhost-user", str(sock), "--disk", str(disk), "--serial", SERIAL, *extra]
+    def __init__(self, sock: Path, disk: Path, extra: list[str] = (),
+                 cmd: list[str] | None = None):
+        """`cmd`: the whole server command instead of `hvfuzz serve` (hvfuzz
+        record runs hvfuzz-serve itself, with --record)."""
+        cmd = cmd or [str(ROOT / "scripts" / "hvfuzz"), "serve", "virtio-blk",
+                      "--vhost-user", str(sock), "--disk", str(disk), "--serial", SERIAL,
+                      *extra]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
@@ -128,7 +134,7 @@ class Server:
     def _read(self) -> None:
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
-            if "waiting for a vhost-user front-end" in line:
+            if "waiting for a" in line and "front-end" in line:  # vhost-user / swtpm
                 self.ready.set()
         self.ready.set()
 
@@ -157,8 +163,9 @@ class Server:
         return "\n".join("  server| " + l for l in self.lines)
 
 
-def qemu_command(qemu: str, kernel: Path, initrd: Path, sock: Path) -> list[str]:
-    append = (f"console=ttyS0 panic=-1 quiet HVT_SECTORS={DISK_BYTES // 512} "
+def qemu_command(qemu: str, kernel: Path, initrd: Path, sock: Path,
+                 disk_bytes: int = DISK_BYTES) -> list[str]:
+    append = (f"console=ttyS0 panic=-1 quiet HVT_SECTORS={disk_bytes // 512} "
               f"HVT_SERIAL={SERIAL} HVT_PATTERN_BYTES={PATTERN_BYTES} "
               f"HVT_TEXT={TEXT}")
     return [qemu, "-accel", "tcg", "-M", "q35", "-m", "512M",
@@ -168,6 +175,19 @@ def qemu_command(qemu: str, kernel: Path, initrd: Path, sock: Path) -> list[str]
             "-device", "vhost-user-blk-pci,chardev=c",
             "-nographic", "-no-reboot", "-nic", "none",
             "-kernel", str(kernel), "-initrd", str(initrd), "-append", append]
+
+
+def tpm_qemu_command(qemu: str, kernel: Path, initrd: Path, sock: Path) -> list[str]:
+    """SeaBIOS + Debian's kernel with a tpm-crb whose backend is QEMU's TPM
+    emulator (swtpm's protocol) on sock; the guest runs its TPM checks
+    (guest_init.sh, HVT_TEST=tpm)."""
+    return [qemu, "-accel", "tcg", "-M", "q35", "-m", "256M",
+            "-chardev", f"socket,id=chrtpm,path={sock}",
+            "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+            "-device", "tpm-crb,tpmdev=tpm0",
+            "-nographic", "-no-reboot", "-nic", "none",
+            "-kernel", str(kernel), "-initrd", str(initrd),
+            "-append", "console=ttyS0 panic=-1 quiet HVT_TEST=tpm"]
 
 
 def run_guest(cmd: list[str], timeout: float) -> tuple[str, bool]:
