@@ -174,6 +174,34 @@ static void startup_and_owner_auth(struct tc *c)
     CHECK_EQ(c->rc, 0);
 }
 
+/* NV_DefineSpace of NV_INDEX (authValue nv_pw) by the owner through `owner`. */
+static void define_index(struct tc *c, struct tc_auth *owner)
+{
+    struct tc_buf name, params = {.n = 0};
+
+    tc_2b(&params, nv_pw, 4);
+    tc_u16(&params, 14);
+    tc_u32(&params, NV_INDEX);
+    tc_u16(&params, 0x000B);
+    tc_u32(&params, NV_ATTRS);
+    tc_u16(&params, 0);
+    tc_u16(&params, 32);
+    handle_name(TPM_RH_OWNER_, &name);
+    tc_run_hmac(c, 0x12A, (uint32_t[]){TPM_RH_OWNER_}, &name, 1, &params, owner);
+}
+
+/* NV_Write of nv_data at offset 0 of NV_INDEX through `index`. */
+static void write_index(struct tc *c, struct tc_auth *index)
+{
+    struct tc_buf names[2], params = {.n = 0};
+
+    tc_2b(&params, nv_data, 16);
+    tc_u16(&params, 0);
+    nv_name(NV_ATTRS, &names[0]);
+    names[1] = names[0];
+    tc_run_hmac(c, 0x137, (uint32_t[]){NV_INDEX, NV_INDEX}, names, 2, &params, index);
+}
+
 static void define_write_read(struct tc *c, uint8_t *data_read)
 {
     struct tc_session s;
@@ -183,24 +211,11 @@ static void define_write_read(struct tc *c, uint8_t *data_read)
     struct tc_auth index = {&s, NV_INDEX, nv_pw, 4, 1};
 
     CHECK(tc_start_session(c, &s, TPM_RH_NULL_, NULL, 0));
-    tc_2b(&params, nv_pw, 4);
-    tc_u16(&params, 14);
-    tc_u32(&params, NV_INDEX);
-    tc_u16(&params, 0x000B);
-    tc_u32(&params, NV_ATTRS);
-    tc_u16(&params, 0);
-    tc_u16(&params, 32);
-    handle_name(TPM_RH_OWNER_, &names[0]);
-    tc_run_hmac(c, 0x12A, (uint32_t[]){TPM_RH_OWNER_}, names, 1, &params, &owner);
+    define_index(c, &owner);
     CHECK_EQ(c->rc, 0);
     CHECK(c->rsp_hmac_ok);
 
-    params.n = 0;
-    tc_2b(&params, nv_data, 16);
-    tc_u16(&params, 0);
-    nv_name(NV_ATTRS, &names[0]);
-    names[1] = names[0];
-    tc_run_hmac(c, 0x137, handles, names, 2, &params, &index);
+    write_index(c, &index);
     CHECK_EQ(c->rc, 0);
     CHECK(c->rsp_hmac_ok);
 
@@ -363,24 +378,11 @@ static void encrypted_nv_flow(struct tc *c, uint16_t sym, uint32_t *rcs,
 
     startup_and_owner_auth(c);
     CHECK(tc_start_session_sym(c, &s, TPM_RH_NULL_, NULL, 0, sym));
-    tc_2b(&params, nv_pw, 4);
-    tc_u16(&params, 14);
-    tc_u32(&params, NV_INDEX);
-    tc_u16(&params, 0x000B);
-    tc_u32(&params, NV_ATTRS);
-    tc_u16(&params, 0);
-    tc_u16(&params, 32);
-    handle_name(TPM_RH_OWNER_, &names[0]);
-    tc_run_hmac(c, 0x12A, (uint32_t[]){TPM_RH_OWNER_}, names, 1, &params, &owner);
+    define_index(c, &owner);
     rcs[0] = c->rc;
     CHECK(c->rsp_hmac_ok);
 
-    params.n = 0;
-    tc_2b(&params, nv_data, 16);
-    tc_u16(&params, 0);
-    nv_name(NV_ATTRS, &names[0]);
-    names[1] = names[0];
-    tc_run_hmac(c, 0x137, handles, names, 2, &params, &index);
+    write_index(c, &index);
     rcs[1] = c->rc;
 
     params.n = 0;
