@@ -26,6 +26,7 @@
 
 #include "harness/serve/serve.h"
 #include "harness/serve/swtpm.h"
+#include "harness/serve/vu_net.h"
 #include "harness/serve/vu_session.h"
 #include "targets/virtio/virtio_blk.h"
 
@@ -44,6 +45,8 @@ struct options {
     bool flip_reads;
     const char *record;      /* --record FILE */
     uint32_t record_max;     /* --record-data BYTES */
+    struct serve_net_opts net; /* virtio-net: --pcap, --rx-pcap, ... */
+    bool blk_option;         /* an option only virtio-blk has was given */
 };
 
 void serve_log(const char *fmt, ...)
@@ -114,6 +117,22 @@ static void usage(FILE *f)
           "\n"
           "SIGINT/SIGTERM: stop, flush the disk, remove SOCKET, exit 0.\n"
           "\n"
+          "hvfuzz-serve virtio-net --vhost-user SOCKET [--pcap FILE] "
+          "[--rx-pcap FILE [--rx-delay MS]]\n"
+          "                    [--trace] [--verbose] [--inject-fault "
+          "corrupt-tx]\n"
+          "  the virtio-net model the same way (QEMU: -chardev "
+          "socket,id=c,path=SOCKET\n"
+          "  -netdev vhost-user,id=n0,chardev=c -device "
+          "virtio-net-pci,netdev=n0): every frame\n"
+          "  the guest transmits is appended to FILE (pcap, Ethernet); nothing "
+          "is received,\n"
+          "  unless --rx-pcap FILE: its frames are delivered to the guest, in "
+          "order, as RX buffers come\n"
+          "  (--rx-delay MS: from MS milliseconds after the first one).\n"
+          "  --inject-fault corrupt-tx: the last byte of every frame is "
+          "corrupted before it is written.\n"
+          "\n"
           "hvfuzz-serve tpm --swtpm SOCKET ...: the TPM 2.0 model behind swtpm's "
           "protocol\n"
           "(QEMU -tpmdev emulator); see hvfuzz-serve tpm --help.\n",
@@ -155,14 +174,26 @@ static int parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
-enum { OPT_FAULT = 256, OPT_RECORD, OPT_RECORD_DATA };
+enum { OPT_FAULT = 256, OPT_RECORD, OPT_RECORD_DATA, OPT_PCAP, OPT_RX_PCAP,
+       OPT_RX_DELAY };
 
 static int parse_opt(struct options *o, int c, const char *arg)
 {
     char *end;
 
+    if ((c > 0 && c < 128 && strchr("dsrqQS", c)) || c == OPT_RECORD ||
+        c == OPT_RECORD_DATA)
+        o->blk_option = true;
     switch (c) {
     case 'u': o->socket = arg; return 0;
+    case OPT_PCAP: o->net.pcap = arg; return 0;
+    case OPT_RX_PCAP: o->net.rx_pcap = arg; return 0;
+    case OPT_RX_DELAY:
+        o->net.rx_delay_ms = (unsigned)strtoul(arg, &end, 10);
+        return (*end || !*arg || o->net.rx_delay_ms > 600000)
+                   ? bad_usage("--rx-delay: '%s' is not a number of "
+                               "milliseconds in 0..600000", arg)
+                   : 0;
     case 'd': o->disk = arg; return 0;
     case 's':
         return parse_size(arg, &o->size)
@@ -193,9 +224,13 @@ static int parse_opt(struct options *o, int c, const char *arg)
                                "0..1048576", arg)
                    : 0;
     case OPT_FAULT:
+        if (!strcmp(arg, "corrupt-tx")) {
+            o->net.corrupt_tx = true;
+            return 0;
+        }
         if (strcmp(arg, "flip-read"))
             return bad_usage("--inject-fault: unknown fault '%s' (known: "
-                             "flip-read)", arg);
+                             "flip-read, corrupt-tx)", arg);
         o->flip_reads = true;
         return 0;
     default:
@@ -218,6 +253,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"inject-fault", required_argument, NULL, OPT_FAULT},
         {"record", required_argument, NULL, OPT_RECORD},
         {"record-data", required_argument, NULL, OPT_RECORD_DATA},
+        {"pcap", required_argument, NULL, OPT_PCAP},
+        {"rx-pcap", required_argument, NULL, OPT_RX_PCAP},
+        {"rx-delay", required_argument, NULL, OPT_RX_DELAY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -236,13 +274,25 @@ static int parse_args(int argc, char **argv, struct options *o)
             return rc;
     }
     if (optind + 1 != argc)
-        return bad_usage("give exactly one device (served devices: virtio-blk, tpm)");
+        return bad_usage("give exactly one device (served devices: virtio-blk, "
+                         "virtio-net, tpm)");
     o->device = argv[optind];
-    if (strcmp(o->device, "virtio-blk"))
-        return bad_usage("unknown device '%s' (served devices: virtio-blk, tpm)",
-                         o->device);
+    if (strcmp(o->device, "virtio-blk") && strcmp(o->device, "virtio-net"))
+        return bad_usage("unknown device '%s' (served devices: virtio-blk, "
+                         "virtio-net, tpm)", o->device);
     if (!o->socket)
         return bad_usage("--vhost-user SOCKET is required");
+    if (!strcmp(o->device, "virtio-net")) {
+        if (o->blk_option || o->flip_reads)
+            return bad_usage("--disk, --size, --read-only, --queues, "
+                             "--queue-size, --serial, --record and flip-read "
+                             "are virtio-blk options");
+        return 0;
+    }
+    if (o->net.pcap || o->net.rx_pcap || o->net.rx_delay_ms ||
+        o->net.corrupt_tx)
+        return bad_usage("--pcap, --rx-pcap, --rx-delay and corrupt-tx are "
+                         "virtio-net options");
     if (o->disk && o->size)
         return bad_usage("--size is for the RAM disk; a --disk has its file's size");
     return 0;
@@ -271,9 +321,32 @@ static struct hv_blk *make_backend(const struct options *o)
     return o->flip_reads ? serve_blk_flip_reads(b) : b;
 }
 
+/* virtio-net (vu_net.c): the same machine, the NIC model instead. */
+static hv_machine *make_net_machine(const struct options *o)
+{
+    char err[512] = "";
+    hv_machine *m = hv_machine_create(NULL);
+    hv_dev *dev = m ? serve_net_create(m, &o->net, err, sizeof(err)) : NULL;
+
+    if (!dev || hv_machine_add(m, dev, VPROXY_BDF) < 0) {
+        error("%s", err[0] ? err : "cannot create the virtio-net model");
+        if (dev)
+            dev->ops->destroy(dev);
+        hv_machine_destroy(m);
+        return NULL;
+    }
+    if (o->trace)
+        hv_machine_set_trace(m, trace_line, NULL);
+    return m;
+}
+
 static hv_machine *make_machine(const struct options *o)
 {
-    struct hv_blk *b = make_backend(o);
+    struct hv_blk *b;
+
+    if (!strcmp(o->device, "virtio-net"))
+        return make_net_machine(o);
+    b = make_backend(o);
     struct virtio_blk_params p = {.backend = b,
                                   .num_queues = (uint16_t)o->queues,
                                   .queue_size = (uint16_t)o->queue_size,
@@ -374,6 +447,7 @@ static int signal_fd(void)
 /* ---- the loop ------------------------------------------------------------------ */
 
 struct server {
+    hv_dev *net;        /* virtio-net: the --rx-pcap pump (vu_net.c) */
     int lfd, sfd;
     struct vu_session s;
     struct vu_msg msg;
@@ -442,7 +516,10 @@ static void run(struct server *sv)
     while (!sv->stop) {
         nfds_t n = build_poll(sv, pfd, ring);
 
-        if (poll(pfd, n, -1) < 0) {
+        /* virtio-net: wake up for the --rx-delay deadline */
+        int timeout = sv->net && sv->s.sock >= 0 ? serve_net_rx_timeout() : -1;
+
+        if (poll(pfd, n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             error("poll: %s", strerror(errno));
@@ -461,6 +538,8 @@ static void run(struct server *sv)
                 vu_session_kick(&sv->s, ring[i]);
         if (pfd[1].revents)
             on_socket(sv);
+        if (sv->net && sv->s.sock >= 0)
+            serve_net_rx_pump(sv->net);
     }
 }
 
@@ -468,6 +547,14 @@ static void describe(const struct options *o, struct vproxy *px)
 {
     uint8_t cap[8];
 
+    if (!strcmp(o->device, "virtio-net")) {
+        serve_log("virtio-net: %u queues (RX, TX, control) of up to %u; "
+                  "features 0x%llx", px->num_queues, px->queue_max,
+                  (unsigned long long)px->offered);
+        serve_net_describe(px->m->devs[0], &o->net);
+        serve_log("waiting for a vhost-user front-end on %s", o->socket);
+        return;
+    }
     vproxy_config_read(px, 0, cap, sizeof(cap)); /* capacity, in sectors */
     serve_log("virtio-blk: %s (%llu sectors%s), %u queue%s of up to %u; "
               "features 0x%llx%s",
@@ -500,6 +587,10 @@ int main(int argc, char **argv)
         return 1;
     vproxy_init(&px, m, m->devs[0]);
     vu_session_init(&sv.s, &px);
+    if (!strcmp(o.device, "virtio-net")) { /* QEMU's net has no config ops */
+        sv.s.protocol_hidden = 1ull << VU_PROTOCOL_F_CONFIG;
+        sv.net = m->devs[0];
+    }
     if (o.record &&
         vu_session_record(&sv.s, o.record, o.device, o.record_max)) {
         hv_machine_destroy(m);
@@ -518,6 +609,8 @@ int main(int argc, char **argv)
     close(sv.lfd);
     unlink(o.socket);
     vu_session_record_close(&sv.s);
+    if (!strcmp(o.device, "virtio-net"))
+        serve_net_summary(m->devs[0]);
     hv_machine_destroy(m); /* flushes and closes the disk */
     serve_log("stopped");
     return sv.stop ? 0 : 1;

@@ -416,7 +416,8 @@ static int set_features(struct vu_session *s, struct vu_msg *m)
 
 static int get_protocol_features(struct vu_session *s, struct vu_msg *m)
 {
-    return replied(s, vu_reply_u64(s->sock, m, PROTOCOL_OFFERED));
+    return replied(s, vu_reply_u64(s->sock, m,
+                                   PROTOCOL_OFFERED & ~s->protocol_hidden));
 }
 
 static int set_protocol_features(struct vu_session *s, struct vu_msg *m)
@@ -425,10 +426,12 @@ static int set_protocol_features(struct vu_session *s, struct vu_msg *m)
 
     if (vu_get_u64(m, &f))
         return fail(s, "payload of %u bytes, expected 8", m->size);
-    if (f & ~PROTOCOL_OFFERED)
+    if (f & ~(PROTOCOL_OFFERED & ~s->protocol_hidden))
         return fail(s, "protocol features 0x%llx were not offered (offered "
-                       "0x%llx)", (unsigned long long)(f & ~PROTOCOL_OFFERED),
-                    (unsigned long long)PROTOCOL_OFFERED);
+                       "0x%llx)",
+                    (unsigned long long)(f & ~(PROTOCOL_OFFERED &
+                                               ~s->protocol_hidden)),
+                    (unsigned long long)(PROTOCOL_OFFERED & ~s->protocol_hidden));
     s->protocol = f;
     return 0;
 }

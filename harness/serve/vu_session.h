@@ -37,6 +37,8 @@ struct vu_session {
     uint64_t features;  /* acknowledged by SET_FEATURES (bit 30 included) */
     bool features_set;
     uint64_t protocol;  /* acknowledged protocol features */
+    uint64_t protocol_hidden; /* offered protocol features not to offer
+                               * (virtio-net: CONFIG; set after init) */
     struct vu_ring ring[VIRTIO_PCI_MAX_QUEUES];
     uint16_t nrings;
     bool error_reported; /* the device error was logged */

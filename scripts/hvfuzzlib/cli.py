@@ -356,13 +356,17 @@ def add_serve(sub) -> None:
                        "log on stderr. virtio-blk is a vhost-user back-end on --vhost-user SOCKET "
                        "(QEMU side: -object memory-backend-memfd,id=mem,size=512M,share=on -numa "
                        "node,memdev=mem -chardev socket,id=c,path=SOCKET -device "
-                       "vhost-user-blk-pci,chardev=c). tpm is the TPM 2.0 model behind swtpm's "
+                       "vhost-user-blk-pci,chardev=c); virtio-net likewise, every frame the guest "
+                       "transmits appended to --pcap FILE (QEMU side: the same shared memory, "
+                       "-chardev socket,id=c,path=SOCKET -netdev vhost-user,id=n0,chardev=c "
+                       "-device virtio-net-pci,netdev=n0). tpm is the TPM 2.0 model behind swtpm's "
                        "control/data-channel protocol on --swtpm SOCKET (QEMU side: -chardev "
                        "socket,id=chrtpm,path=SOCKET -tpmdev emulator,id=tpm0,chardev=chrtpm "
                        "-device tpm-crb,tpmdev=tpm0). Ctrl-C or SIGTERM stops it cleanly (disk "
                        "flushed or NV state closed, SOCKET removed, exit 0). Builds preset dev if "
                        "stale ($HVFUZZ_SERVE_BIN: use that binary).")
-    s.add_argument("device", metavar="DEVICE", help="the model to serve: virtio-blk or tpm")
+    s.add_argument("device", metavar="DEVICE",
+                   help="the model to serve: virtio-blk, virtio-net or tpm")
     blk = s.add_argument_group("virtio-blk (vhost-user)")
     blk.add_argument("--vhost-user", type=Path, metavar="SOCKET",
                      help="unix socket to create and listen on (its directory must exist); "
@@ -381,6 +385,19 @@ def add_serve(sub) -> None:
     blk.add_argument("--serial", metavar="S", help="serial number (GET_ID)")
     blk.add_argument("--trace", action="store_true",
                      help="print the model's device trace (DMA, interrupts, requests)")
+    net = s.add_argument_group("virtio-net (vhost-user; --vhost-user and --trace as above)")
+    net.add_argument("--pcap", type=Path, metavar="FILE",
+                     help="append every frame the guest transmits to FILE (classic pcap, "
+                     "Ethernet; created or truncated at start; default: frames are counted "
+                     "and dropped)")
+    net.add_argument("--rx-pcap", type=Path, metavar="FILE",
+                     help="deliver the frames of FILE (classic pcap, Ethernet) to the guest, "
+                     "in order, each as soon as its RX ring has a buffer (default: nothing "
+                     "is received)")
+    net.add_argument("--rx-delay", type=int, metavar="MS",
+                     help="with --rx-pcap: deliver nothing until the RX ring has had a "
+                     "buffer for MS milliseconds (default 0; a guest that just brought its "
+                     "link up may not route yet)")
     tpm = s.add_argument_group("tpm (swtpm protocol, QEMU -tpmdev emulator)")
     tpm.add_argument("--swtpm", type=Path, metavar="SOCKET",
                      help="unix socket (swtpm's control channel) to create and listen on; "
@@ -394,9 +411,11 @@ def add_serve(sub) -> None:
     tpm.add_argument("--seed", type=int, metavar="N", help="seed of the model's DRBG (default 0)")
     s.add_argument("-v", "--verbose", action="store_true",
                    help="log every vhost-user message / every TPM command")
-    s.add_argument("--inject-fault", choices=("flip-read", "rc-failure"), metavar="FAULT",
+    s.add_argument("--inject-fault", choices=("flip-read", "corrupt-tx", "rc-failure"),
+                   metavar="FAULT",
                    help="testing the tests: flip-read (virtio-blk) corrupts every sector read; "
-                   "rc-failure (tpm) answers every command TPM_RC_FAILURE")
+                   "corrupt-tx (virtio-net) flips a bit of every frame's last byte before the "
+                   "pcap; rc-failure (tpm) answers every command TPM_RC_FAILURE")
 
 
 def cmd_serve(args) -> int:

@@ -16,10 +16,12 @@ from . import build
 from .common import UserError, bin_path
 from .proc import _die_with_parent
 
-DEVICES = ("virtio-blk", "tpm")
-FAULTS = {"virtio-blk": ("flip-read",), "tpm": ("rc-failure",)}
+DEVICES = ("virtio-blk", "virtio-net", "tpm")
+FAULTS = {"virtio-blk": ("flip-read",), "virtio-net": ("corrupt-tx",), "tpm": ("rc-failure",)}
 BLK_ONLY = ("disk", "size", "read_only", "serial", "trace", "queue_size")
 TPM_ONLY = ("state", "log_commands", "seed")
+NET_ONLY = ("pcap", "rx_pcap", "rx_delay")
+NOT_NET = ("disk", "size", "read_only", "serial", "queue_size", "queues")
 SUN_PATH_MAX = 107  # sizeof(sockaddr_un.sun_path) - 1
 
 
@@ -82,7 +84,7 @@ def check_args(args) -> None:
         if not args.swtpm:
             raise UserError("serve tpm needs --swtpm SOCKET (QEMU: -chardev socket,id=chrtpm,"
                             "path=SOCKET -tpmdev emulator,id=tpm0,chardev=chrtpm)")
-        wrong = [flag(n) for n in BLK_ONLY + ("vhost_user", "queues") if given(n)]
+        wrong = [flag(n) for n in BLK_ONLY + NET_ONLY + ("vhost_user", "queues") if given(n)]
         if wrong:
             raise UserError(f"{', '.join(wrong)}: not an option of serve tpm")
     else:
@@ -91,6 +93,14 @@ def check_args(args) -> None:
         wrong = [flag(n) for n in TPM_ONLY + ("swtpm",) if given(n)]
         if wrong:
             raise UserError(f"{', '.join(wrong)}: only for serve tpm")
+        if args.device == "virtio-net":
+            wrong = [flag(n) for n in NOT_NET if given(n)]
+            if wrong:
+                raise UserError(f"{', '.join(wrong)}: not an option of serve virtio-net")
+        else:
+            wrong = [flag(n) for n in NET_ONLY if given(n)]
+            if wrong:
+                raise UserError(f"{', '.join(wrong)}: only for serve virtio-net")
     if args.inject_fault and args.inject_fault not in FAULTS[args.device]:
         raise UserError(f"--inject-fault {args.inject_fault}: not a fault of {args.device} "
                         f"(known: {', '.join(FAULTS[args.device])})")
@@ -100,6 +110,12 @@ def command(args) -> list[str]:
     if args.device == "tpm":
         return tpm_command(args)
     cmd = [str(server_binary()), args.device, "--vhost-user", str(args.vhost_user)]
+    if getattr(args, "pcap", None):
+        cmd += ["--pcap", str(args.pcap)]
+    if getattr(args, "rx_pcap", None):
+        cmd += ["--rx-pcap", str(args.rx_pcap)]
+    if getattr(args, "rx_delay", None) is not None:
+        cmd += ["--rx-delay", str(args.rx_delay)]
     if args.disk:
         cmd += ["--disk", str(args.disk)]
     if args.size:
@@ -138,6 +154,14 @@ def run(args) -> int:
                 raise UserError(f"--log-commands: directory does not exist: {log_dir}")
     else:
         check_socket(args.vhost_user)
+    if getattr(args, "pcap", None):
+        pcap_dir = args.pcap.parent if str(args.pcap.parent) else Path(".")
+        if not pcap_dir.is_dir():
+            raise UserError(f"--pcap: directory does not exist: {pcap_dir}")
+        if args.pcap.exists() and not args.pcap.is_file():
+            raise UserError(f"--pcap: {args.pcap} is not a regular file")
+    if getattr(args, "rx_pcap", None) and not args.rx_pcap.is_file():
+        raise UserError(f"--rx-pcap: no such file: {args.rx_pcap}")
     if args.device != "tpm" and args.disk:
         if args.size:
             raise UserError("--size is for the RAM disk; a --disk has its file's size")
