@@ -13,6 +13,16 @@
 /* "hvfuzz-serve: <message>" on stderr. */
 void serve_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool serve_verbose;
+/* "hvfuzz-serve: error: <message>" on stderr; returns -1. */
+int serve_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* serve_sock.c: a listening unix socket at `path` (a stale socket file of
+ * a server that is gone is replaced; a live one, a missing directory or a
+ * non-socket file is an error, printed), or -1. */
+int serve_listen(const char *path);
+/* SIGINT and SIGTERM as a signalfd (blocked for the process), SIGPIPE
+ * ignored; -1 on failure. */
+int serve_signal_fd(void);
 
 /* Disk image file (regular file, size a non-zero multiple of 512): reads
  * and writes with pread/pwrite, flush = fdatasync, discard = punch a hole

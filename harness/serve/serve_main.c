@@ -61,10 +61,8 @@ void serve_log(const char *fmt, ...)
     fflush(stderr);
 }
 
-static int error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* "hvfuzz-serve: error: <message>"; returns -1. */
-static int error(const char *fmt, ...)
+int serve_error(const char *fmt, ...)
 {
     va_list ap;
 
@@ -314,7 +312,7 @@ static struct hv_blk *make_backend(const struct options *o)
         : hv_ramdisk_create(o->size ? o->size : VIRTIO_BLK_DEFAULT_DISK_SIZE);
 
     if (!b) {
-        error("%s", err[0] ? err : "out of memory");
+        serve_error("%s", err[0] ? err : "out of memory");
         return NULL;
     }
     b->read_only = o->read_only;
@@ -329,7 +327,7 @@ static hv_machine *make_net_machine(const struct options *o)
     hv_dev *dev = m ? serve_net_create(m, &o->net, err, sizeof(err)) : NULL;
 
     if (!dev || hv_machine_add(m, dev, VPROXY_BDF) < 0) {
-        error("%s", err[0] ? err : "cannot create the virtio-net model");
+        serve_error("%s", err[0] ? err : "cannot create the virtio-net model");
         if (dev)
             dev->ops->destroy(dev);
         hv_machine_destroy(m);
@@ -359,7 +357,7 @@ static hv_machine *make_machine(const struct options *o)
     m = hv_machine_create(NULL);
     dev = m ? virtio_blk_create_ex(m, &p) : NULL; /* destroys b on failure */
     if (!dev || hv_machine_add(m, dev, VPROXY_BDF) < 0) {
-        error("cannot create the virtio-blk model");
+        serve_error("cannot create the virtio-blk model");
         if (dev)
             dev->ops->destroy(dev);
         else if (!m)
@@ -370,78 +368,6 @@ static hv_machine *make_machine(const struct options *o)
     if (o->trace)
         hv_machine_set_trace(m, trace_line, NULL);
     return m;
-}
-
-/* ---- the socket -------------------------------------------------------------- */
-
-static int check_socket_path(const char *path, struct sockaddr_un *sa)
-{
-    struct stat st;
-    char dir[sizeof(sa->sun_path)];
-    const char *slash;
-
-    if (strlen(path) >= sizeof(sa->sun_path))
-        return error("socket path '%s' is longer than %zu bytes", path,
-                     sizeof(sa->sun_path) - 1);
-    slash = strrchr(path, '/');
-    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
-             slash ? (slash == path ? "/" : path) : ".");
-    if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-        return error("socket directory '%s' does not exist", dir);
-    if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
-        return error("'%s' exists and is not a socket", path);
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    memcpy(sa->sun_path, path, strlen(path) + 1);
-    return 0;
-}
-
-/* A socket file left by a server that is gone is replaced; one that
- * accepts connections is another server's. */
-static int remove_stale(const char *path, const struct sockaddr_un *sa)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int live;
-
-    if (fd < 0)
-        return error("socket: %s", strerror(errno));
-    live = access(path, F_OK) == 0 &&
-           connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
-    close(fd);
-    if (live)
-        return error("another server is listening on '%s'", path);
-    unlink(path);
-    return 0;
-}
-
-static int listen_on(const char *path)
-{
-    struct sockaddr_un sa;
-    int fd;
-
-    if (check_socket_path(path, &sa) || remove_stale(path, &sa))
-        return -1;
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-        listen(fd, 1)) {
-        error("%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int signal_fd(void)
-{
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    return signalfd(-1, &set, SFD_CLOEXEC);
 }
 
 /* ---- the loop ------------------------------------------------------------------ */
@@ -522,7 +448,7 @@ static void run(struct server *sv)
         if (poll(pfd, n, timeout) < 0) {
             if (errno == EINTR)
                 continue;
-            error("poll: %s", strerror(errno));
+            serve_error("poll: %s", strerror(errno));
             return;
         }
         if (pfd[0].revents) {
@@ -596,8 +522,8 @@ int main(int argc, char **argv)
         hv_machine_destroy(m);
         return 1;
     }
-    sv.sfd = signal_fd();
-    sv.lfd = listen_on(o.socket);
+    sv.sfd = serve_signal_fd();
+    sv.lfd = serve_listen(o.socket);
     if (sv.lfd < 0 || sv.sfd < 0) {
         hv_machine_destroy(m);
         return 1;

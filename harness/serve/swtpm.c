@@ -129,19 +129,6 @@ struct swtpm_options {
     bool fault_rc_failure;
 };
 
-static int sw_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int sw_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs("hvfuzz-serve: error: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return -1;
-}
 
 static int sw_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -397,7 +384,7 @@ static int open_log(struct swtpm_server *sv, unsigned file)
         close(sv->logfd);
     sv->logfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (sv->logfd < 0)
-        return sw_error("--log-commands %s: %s", path, strerror(errno));
+        return serve_error("--log-commands %s: %s", path, strerror(errno));
     sv->log_file = file;
     sv->cycle_cmds = 0;
     if (file > 1)
@@ -898,50 +885,6 @@ static void on_control(struct swtpm_server *sv)
 
 /* ---- socket, signals, loop ------------------------------------------------------------- */
 
-static int sw_listen(const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    struct stat st;
-    int fd, probe;
-
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return sw_error("socket path '%s' is longer than %zu bytes", path,
-                        sizeof(sa.sun_path) - 1);
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return sw_error("'%s' exists and is not a socket", path);
-        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-            close(probe);
-            return sw_error("another server is listening on '%s'", path);
-        }
-        if (probe >= 0)
-            close(probe);
-        unlink(path); /* left by a server that is gone */
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1)) {
-        sw_error("%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static int sw_signal_fd(void)
-{
-    sigset_t set;
-
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    return signalfd(-1, &set, SFD_CLOEXEC);
-}
-
 static int sw_run(struct swtpm_server *sv)
 {
     while (!sv->stop) {
@@ -956,7 +899,7 @@ static int sw_run(struct swtpm_server *sv)
         if (poll(pfd, sv->dfd >= 0 ? 3 : 2, pending ? 0 : -1) < 0) {
             if (errno == EINTR)
                 continue;
-            return sw_error("poll: %s", strerror(errno));
+            return serve_error("poll: %s", strerror(errno));
         }
         if (pfd[0].revents) {
             struct signalfd_siginfo si;
@@ -989,19 +932,19 @@ int swtpm_main(int argc, char **argv)
                                .dfd = -1, .logfd = -1, .bufsize = SWTPM_BUF_MAX};
     had_state = o.state && access(o.state, F_OK) == 0;
     if (o.state && !(sv.nv = hv_tpm_nvfile_open(o.state, err, sizeof(err)))) {
-        sw_error("--state: %s", err);
+        serve_error("--state: %s", err);
         return 1;
     }
     sv.tpm = tpm_create(&(struct tpm_params){
         .seed = o.seed, .store = sv.nv ? hv_tpm_nvfile_store(sv.nv) : NULL});
     if (!sv.tpm) {
-        sw_error("cannot create the TPM model (out of memory)");
+        serve_error("cannot create the TPM model (out of memory)");
         hv_tpm_nvfile_close(sv.nv);
         return 1;
     }
     if (tpm_nv_status(sv.tpm) != TPM_NV_OK) {
         /* As swtpm does: a state that cannot be loaded is not overwritten. */
-        sw_error("refusing to start: %s", tpm_nv_error(sv.tpm));
+        serve_error("refusing to start: %s", tpm_nv_error(sv.tpm));
         rc = 1;
         goto out;
     }
@@ -1009,8 +952,8 @@ int swtpm_main(int argc, char **argv)
         rc = 1;
         goto out;
     }
-    sv.sfd = sw_signal_fd();
-    sv.lfd = sw_listen(o.socket);
+    sv.sfd = serve_signal_fd();
+    sv.lfd = serve_listen(o.socket);
     if (sv.lfd < 0 || sv.sfd < 0) {
         rc = 1;
         goto out;
