@@ -1,8 +1,8 @@
 """Triage tells a hang from a heavy input: a budget finding is replayed with
-64 times the work budget, and only one that runs out again is a finding.
+1023 times the work budget, and only one that runs out again is a finding.
 
 data/e1000-heavy-tso.bin is a real input of a 10-minute e1000 campaign: TSO
-storms of tiny segments that need ~16-64x the default budget of the clean
+storms of tiny segments that need 16-64x the default budget of the clean
 model, then finish.
 """
 
