@@ -238,7 +238,10 @@ class ServerRecording(TempDirCase):
         self.assertTrue(any(l.startswith("error 0 descriptor NEXT index out of range")
                             for l in lines), "\n".join(lines))
         seeds = record.convert(record.parse(text))
-        got = ops("\n".join(l for s in seeds for l in s.lines))
+        # Whether two requests shared one kick depends on how fast the
+        # server read the eventfd (it coalesces): `nokick` is timing.
+        got = [g.removesuffix(" nokick")
+               for g in ops("\n".join(l for s in seeds for l in s.lines))]
         self.assertEqual(got, [
             "virtq_setup features=0x0 queues=1 size=8",
             "blk_write sector=0x8 len=512 data=hex:000102030405060708090a0b0c0d0e0f",
