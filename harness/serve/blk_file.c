@@ -23,40 +23,37 @@ static int file_fd(struct hv_blk *b)
     return ((struct file_blk *)b)->fd;
 }
 
-static int f_read(struct hv_blk *b, uint64_t off, void *buf, size_t len)
+/* The whole transfer at `off`, resuming after short reads/writes and EINTR;
+ * -1 at an error or end of file. */
+static int f_io(struct hv_blk *b, uint64_t off, uint8_t *rbuf,
+                const uint8_t *wbuf, size_t len)
 {
-    uint8_t *p = buf;
-
     while (len) {
-        ssize_t n = pread(file_fd(b), p, len, (off_t)off);
+        ssize_t n = rbuf ? pread(file_fd(b), rbuf, len, (off_t)off)
+                         : pwrite(file_fd(b), wbuf, len, (off_t)off);
 
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return -1;
-        p += n;
+        if (rbuf)
+            rbuf += n;
+        else
+            wbuf += n;
         off += (uint64_t)n;
         len -= (size_t)n;
     }
     return 0;
 }
 
+static int f_read(struct hv_blk *b, uint64_t off, void *buf, size_t len)
+{
+    return f_io(b, off, buf, NULL, len);
+}
+
 static int f_write(struct hv_blk *b, uint64_t off, const void *buf, size_t len)
 {
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = pwrite(file_fd(b), p, len, (off_t)off);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        off += (uint64_t)n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return f_io(b, off, NULL, buf, len);
 }
 
 static int f_flush(struct hv_blk *b)
