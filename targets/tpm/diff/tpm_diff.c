@@ -31,33 +31,6 @@ static bool implemented(uint32_t cc)
     return false;
 }
 
-/* HMAC and policy sessions put fresh nonces in the response. */
-static bool only_password_sessions(const uint8_t *cmd, size_t len,
-                                   unsigned n_handles)
-{
-    size_t at = 10 + 4 * (size_t)n_handles, end;
-
-    if (ld_be16(cmd) != TPM_ST_SESSIONS)
-        return true;
-    if (len < at + 4)
-        return false;
-    end = at + 4 + ld_be32(cmd + at);
-    if (end > len)
-        return false;
-    for (at += 4; at + 4 <= end;) {
-        if (ld_be32(cmd + at) != TPM_RS_PW)
-            return false;
-        at += 4;
-        if (at + 2 > end)
-            return false;
-        at += 2 + ld_be16(cmd + at) + 1; /* nonce, attributes */
-        if (at + 2 > end)
-            return false;
-        at += 2 + ld_be16(cmd + at); /* hmac */
-    }
-    return true;
-}
-
 static unsigned handle_count(uint32_t cc)
 {
     unsigned n;
@@ -67,6 +40,41 @@ static unsigned handle_count(uint32_t cc)
         if (table[i].cc == cc)
             return table[i].n_handles;
     return 0;
+}
+
+/* The session handles of a command's authorization area, in order. */
+static unsigned session_handles(const uint8_t *cmd, size_t len, uint32_t *out)
+{
+    size_t at = 10 + 4 * (size_t)handle_count(command_code(cmd, len)), end;
+    unsigned n = 0;
+
+    if (ld_be16(cmd) != TPM_ST_SESSIONS || len < at + 4)
+        return 0;
+    end = at + 4 + ld_be32(cmd + at);
+    for (at += 4; end <= len && at + 4 <= end && n < 3;) {
+        out[n++] = ld_be32(cmd + at);
+        at += 4;
+        if (at + 2 > end)
+            break;
+        at += 2 + ld_be16(cmd + at) + 1;
+        if (at + 2 > end)
+            break;
+        at += 2 + ld_be16(cmd + at);
+    }
+    return n;
+}
+
+/* HMAC and policy sessions put fresh nonces in the response (`cmd` is a
+ * command the TPM accepted: its authorization area is well formed). */
+static bool only_password_sessions(const uint8_t *cmd, size_t len)
+{
+    uint32_t handles[3];
+    unsigned n = session_handles(cmd, len, handles);
+
+    for (unsigned i = 0; i < n; i++)
+        if (handles[i] != TPM_RS_PW)
+            return false;
+    return true;
 }
 
 /* GetCapability whose answer is fixed by the spec or mirrors libtpms. */
@@ -106,10 +114,10 @@ bool tpm_diff_deterministic(const uint8_t *cmd, size_t len)
         return deterministic_capability(cmd, len);
     case TPM_CC_Hash: /* the ticket HMACs with a per-TPM proof */
         return len >= 4 && ld_be32(cmd + len - 4) == TPM_RH_NULL &&
-               only_password_sessions(cmd, len, 0);
+               only_password_sessions(cmd, len);
     default:
         return implemented(cc) &&
-               only_password_sessions(cmd, len, handle_count(cc));
+               only_password_sessions(cmd, len);
     }
 }
 
@@ -149,28 +157,6 @@ static enum tpm_diff_verdict judge(const struct tpm_diff_cmd *c,
     return same_bytes(c->buf, c->len, ma, r->len_model, ra, r->len_ref)
                ? TPM_DIFF_BYTES_MATCH
                : TPM_DIFF_BYTES_DIFFER;
-}
-
-/* The session handles of a command's authorization area, in order. */
-static unsigned session_handles(const uint8_t *cmd, size_t len, uint32_t *out)
-{
-    size_t at = 10 + 4 * (size_t)handle_count(command_code(cmd, len)), end;
-    unsigned n = 0;
-
-    if (ld_be16(cmd) != TPM_ST_SESSIONS || len < at + 4)
-        return 0;
-    end = at + 4 + ld_be32(cmd + at);
-    for (at += 4; end <= len && at + 4 <= end && n < 3;) {
-        out[n++] = ld_be32(cmd + at);
-        at += 4;
-        if (at + 2 > end)
-            break;
-        at += 2 + ld_be16(cmd + at) + 1;
-        if (at + 2 > end)
-            break;
-        at += 2 + ld_be16(cmd + at);
-    }
-    return n;
 }
 
 static void set_nonce(struct tpm *t, uint32_t handle, const uint8_t *rsp,
